@@ -1,0 +1,28 @@
+from __future__ import annotations
+
+from django.db.models import QuerySet
+
+from opennrm.accounts.access import Access
+from opennrm.accounts.models import Agency, ApiToken, Membership, User
+from opennrm.accounts.roles import Perm
+
+
+def agencies_visible_to(access: Access) -> QuerySet[Agency]:
+    """Agencies whose page (and staff) the user may see: their own, or all with national staff oversight."""
+    if access.is_national(Perm.AGENCY_VIEW_STAFF) or access.is_national(Perm.USERS_MANAGE):
+        return Agency.objects.all()
+    return Agency.objects.filter(pk__in=access.agency_ids)
+
+
+def staff_of(*, access: Access, agency: Agency) -> QuerySet[Membership]:
+    """Memberships of an agency the user can see (the agency itself must come from `agencies_visible_to`)."""
+    return (
+        Membership.objects.active()
+        .filter(agency=agency, agency__in=agencies_visible_to(access))
+        .select_related("user")
+        .order_by("user__last_name", "user__username", "role")
+    )
+
+
+def tokens_of(user: User) -> QuerySet[ApiToken]:
+    return ApiToken.objects.filter(user=user, revoked_at__isnull=True)

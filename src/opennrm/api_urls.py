@@ -1,0 +1,13 @@
+from django.urls import path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
+
+from opennrm.accounts import api as accounts_api
+
+urlpatterns = [
+    path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
+    path("v1/me/", accounts_api.MeView.as_view(), name="api-me"),
+    path("v1/agencies/", accounts_api.AgencyListView.as_view(), name="api-agency-list"),
+    path("v1/agencies/<str:public_id>/", accounts_api.AgencyDetailView.as_view(), name="api-agency-detail"),
+    path("v1/agencies/<str:public_id>/staff/", accounts_api.AgencyStaffView.as_view(), name="api-agency-staff"),
+]

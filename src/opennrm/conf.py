@@ -1,0 +1,86 @@
+"""Reading configuration from environment variables.
+
+Every variable OpenNRM reads is declared here once, with its default and its meaning; `docs/configuration.md`
+is generated from this table (`manage.py config_table`) and a test keeps the two in step.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from django.core.exceptions import ImproperlyConfigured
+
+REPO_DIR = Path(__file__).resolve().parents[2]
+
+
+@dataclass(frozen=True)
+class Var:
+    name: str
+    default: str
+    help: str
+
+
+VARIABLES: tuple[Var, ...] = (
+    Var("OPENNRM_INSTANCE_DIR", "./instance", "Folder for the embedded instance: SQLite database, generated secrets and keyring, uploaded files. Ignored by git."),
+    Var("DATABASE_URL", "sqlite:///<instance>/opennrm.sqlite3", "Database. `postgres://user:pass@host:5432/name` selects PostgreSQL (production)."),
+    Var("OPENNRM_SECRET_KEY", "generated into `<instance>/secret_key`", "Django secret key (sessions, CSRF). Set it explicitly in production."),
+    Var("OPENNRM_KEYRING_FILE", "<instance>/keyring.json", "Encryption keyring (AES-256-GCM keys, the active key id, the blind-index key). Generated on first run if missing."),
+    Var("OPENNRM_KEYRING", "(unset)", "The keyring JSON itself, for secret managers; takes precedence over OPENNRM_KEYRING_FILE. Read-only: `rotate_keys` needs the file."),
+    Var("OPENNRM_COUNTRY", "GE", "ISO code of the country profile of this instance: GE, UA, MD, BY or GB."),
+    Var("OPENNRM_DEBUG", "false", "Django debug mode. Never in production."),
+    Var("OPENNRM_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]", "Comma-separated host names the site answers to."),
+    Var("OPENNRM_CSRF_TRUSTED_ORIGINS", "(empty)", "Comma-separated origins (scheme://host) trusted for CSRF behind a proxy."),
+    Var("OPENNRM_HTTPS", "true", "The site is served over HTTPS: secure cookies, HSTS, HTTPS redirect. `make run` sets it to false for plain HTTP on loopback."),
+    Var("OPENNRM_BEHIND_PROXY", "false", "Trust X-Forwarded-Proto from the reverse proxy."),
+    Var("OPENNRM_SESSION_MINUTES", "480", "A session expires this many minutes after login."),
+    Var("OPENNRM_IDLE_MINUTES", "30", "A session expires after this many minutes without a request."),
+    Var("OPENNRM_LOGIN_MAX_FAILURES", "5", "Failed logins (password or code) allowed per account and per address in the window before further attempts are refused."),
+    Var("OPENNRM_LOGIN_WINDOW_MINUTES", "15", "Window for counting failed logins."),
+    Var("OPENNRM_MEDIA_DIR", "<instance>/media", "Folder for encrypted attachments."),
+    Var("OPENNRM_LOG_LEVEL", "INFO", "Log level of the structured (JSON) logs written to standard error."),
+    Var("OPENNRM_TIME_ZONE", "(from the country profile)", "Time zone for display; defaults to the country profile's."),
+    Var("OPENNRM_PORT", "8000", "Port `make run` listens on."),
+    Var("OPENNRM_WEB_WORKERS", "2", "Web server worker processes started by `make run`."),
+    Var("TEST_DATABASE_URL", "(unset)", "Tests only: when it points at PostgreSQL, `make test` runs the suite there too."),
+)
+
+
+def env(name: str, default: str | None = None) -> str:
+    """The value of a declared variable (empty string when unset and no default)."""
+    if name not in {v.name for v in VARIABLES}:
+        raise ImproperlyConfigured(f"{name} is not a declared OpenNRM setting")
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default if default is not None else ""
+    return value
+
+
+def env_bool(name: str, default: bool) -> bool:
+    raw = env(name, "true" if default else "false").strip().lower()
+    if raw in {"1", "true", "yes", "on"}:
+        return True
+    if raw in {"0", "false", "no", "off"}:
+        return False
+    raise ImproperlyConfigured(f"{name} must be true or false, not {raw!r}")
+
+
+def env_int(name: str, default: int) -> int:
+    raw = env(name, str(default))
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"{name} must be an integer, not {raw!r}") from exc
+
+
+def env_list(name: str, default: str) -> list[str]:
+    return [item.strip() for item in env(name, default).split(",") if item.strip()]
+
+
+def instance_dir() -> Path:
+    raw = env("OPENNRM_INSTANCE_DIR", str(REPO_DIR / "instance"))
+    path = Path(raw)
+    if not path.is_absolute():
+        path = (REPO_DIR / path).resolve()
+    return path

@@ -1,0 +1,23 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.http import HttpRequest
+from django.utils.functional import SimpleLazyObject
+
+from opennrm.accounts.access import request_access
+from opennrm.accounts.roles import Perm
+
+
+def _nav(request: HttpRequest) -> dict[str, bool]:
+    access = request_access(request)
+    return {"audit": access.has(Perm.AUDIT_VIEW), "admin": access.has(Perm.USERS_MANAGE)}
+
+
+def platform(request: HttpRequest) -> dict[str, Any]:
+    return {
+        "OPENNRM_COUNTRY": settings.OPENNRM_COUNTRY,
+        "LANGUAGES": settings.LANGUAGES,
+        "nav": SimpleLazyObject(lambda: _nav(request)),
+    }

@@ -1,0 +1,13 @@
+from django.contrib import admin
+from django.urls import include, path
+
+from opennrm.core import views as core_views
+
+urlpatterns = [
+    path("", include("opennrm.core.urls")),
+    path("accounts/", include("opennrm.accounts.urls")),
+    path("admin/", admin.site.urls),
+    path("api/", include("opennrm.api_urls")),
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("healthz", core_views.health_view, name="health"),
+]
