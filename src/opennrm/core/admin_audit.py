@@ -43,7 +43,9 @@ class AuditedModelAdmin(_ModelAdmin):
     def delete_model(self, request: HttpRequest, obj: models.Model) -> None:
         # Recorded first, while the object still has its primary key; the admin's transaction makes the
         # entry and the deletion one unit.
-        audit.record(actor=_actor(request), action=_action(obj, "deleted"), target=obj, details={"via": "admin"})
+        audit.record(
+            actor=_actor(request), action=_action(obj, "deleted"), target=obj, details={"via": "admin"}
+        )
         super().delete_model(request, obj)
 
     def delete_queryset(self, request: HttpRequest, queryset: models.QuerySet[Any]) -> None:
@@ -52,12 +54,16 @@ class AuditedModelAdmin(_ModelAdmin):
             audit.record(actor=actor, action=_action(obj, "deleted"), target=obj, details={"via": "admin"})
         super().delete_queryset(request, queryset)
 
-    def save_formset(self, request: HttpRequest, form: BaseForm, formset: BaseFormSet[Any], change: bool) -> None:
+    def save_formset(
+        self, request: HttpRequest, form: BaseForm, formset: BaseFormSet[Any], change: bool
+    ) -> None:
         actor = _actor(request)
         for deleted in formset.deleted_forms:
             obj = deleted.instance
             if obj.pk is not None:
-                audit.record(actor=actor, action=_action(obj, "deleted"), target=obj, details={"via": "admin"})
+                audit.record(
+                    actor=actor, action=_action(obj, "deleted"), target=obj, details={"via": "admin"}
+                )
         super().save_formset(request, form, formset, change)
         for obj in getattr(formset, "new_objects", []):
             audit.record(actor=actor, action=_action(obj, "created"), target=obj, details={"via": "admin"})
@@ -91,8 +97,12 @@ class AuditedModelAdmin(_ModelAdmin):
                     if shown.pk is None:
                         continue
                     fields = [name for name in inline_form.fields if name not in _FORMSET_FIELDS]
-                    audit.record_read(actor=actor, target=shown, fields=[*fields, *readonly], details={"via": "admin"})
-        return super().render_change_form(request, context, add=add, change=change, form_url=form_url, obj=obj)
+                    audit.record_read(
+                        actor=actor, target=shown, fields=[*fields, *readonly], details={"via": "admin"}
+                    )
+        return super().render_change_form(
+            request, context, add=add, change=change, form_url=form_url, obj=obj
+        )
 
 
 def _actor(request: HttpRequest) -> audit.Actor | None:

@@ -32,6 +32,7 @@ __all__ = [
     "Problem",
     "VerifyResult",
     "entry_hash",
+    "missing_guards",
     "record",
     "record_read",
     "verify_chain",
@@ -195,7 +196,9 @@ def _check_json_value(value: object) -> None:
         for item in value:
             _check_json_value(item)
         return
-    raise TypeError(f"audit details may hold strings, integers, booleans, lists and objects, not {type(value)}")
+    raise TypeError(
+        f"audit details may hold strings, integers, booleans, lists and objects, not {type(value)}"
+    )
 
 
 def _target_ref(target: models.Model | None) -> tuple[str, str]:
@@ -243,6 +246,14 @@ class Problem(enum.StrEnum):
     CONTENT_ALTERED = "content_altered"
     CHAIN_BROKEN = "chain_broken"
     ENTRY_MISSING = "entry_missing"
+    UNGUARDED = "unguarded"
+
+
+# The triggers migration 0002 installs; verify_chain() reports any that is missing or disabled.
+GUARD_TRIGGERS = {
+    "postgresql": ("core_auditentry_no_update_delete", "core_auditentry_no_truncate"),
+    "sqlite": ("core_auditentry_no_update", "core_auditentry_no_delete"),
+}
 
 
 @dataclass(frozen=True)
@@ -296,12 +307,37 @@ def verify_chain(
             reason=_("entry missing: the log ends at #%(head)s but the anchor #%(anchor)s was recorded")
             % {"head": last_sequence, "anchor": anchor[0]},
         )
-    return VerifyResult(
-        ok=True,
-        checked=checked,
-        head_id=last_sequence or None,
-        head_hash=prev_hash if checked else "",
-    )
+    head_id, head_hash = (last_sequence, prev_hash) if checked else (None, "")
+    if missing := missing_guards(using=using):
+        return VerifyResult(
+            ok=False,
+            checked=checked,
+            problem=Problem.UNGUARDED,
+            reason=_("the append-only triggers are missing or disabled: %(names)s")
+            % {"names": ", ".join(missing)},
+            head_id=head_id,
+            head_hash=head_hash,
+        )
+    return VerifyResult(ok=True, checked=checked, head_id=head_id, head_hash=head_hash)
+
+
+def missing_guards(*, using: str | None = None) -> list[str]:
+    """The append-only triggers that are missing from the audit table or disabled; empty when all is well."""
+    connection = connections[using or router.db_for_write(AuditEntry)]
+    expected = GUARD_TRIGGERS.get(connection.vendor)
+    if expected is None:
+        raise NotSupportedError(f"the audit log supports PostgreSQL and SQLite, not {connection.vendor}")
+    table = AuditEntry._meta.db_table
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                "SELECT tgname FROM pg_trigger WHERE tgrelid = %s::regclass AND tgenabled IN ('O', 'A')",
+                [table],
+            )
+        else:
+            cursor.execute("SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = %s", [table])
+        present = {row[0] for row in cursor.fetchall()}
+    return [name for name in expected if name not in present]
 
 
 def _check_entry(row: Mapping[str, Any], last_sequence: int, prev_hash: str) -> tuple[Problem | None, str]:
@@ -314,7 +350,9 @@ def _check_entry(row: Mapping[str, Any], last_sequence: int, prev_hash: str) -> 
         return Problem.CONTENT_ALTERED, _("content altered: the entry does not match its hash")
     if row["prev_hash"] != prev_hash:
         if last_sequence == 0:
-            return Problem.CHAIN_BROKEN, _("chain broken: the first entry does not start from the genesis hash")
+            return Problem.CHAIN_BROKEN, _(
+                "chain broken: the first entry does not start from the genesis hash"
+            )
         return Problem.CHAIN_BROKEN, _(
             "chain broken: its previous hash is not the hash of entry #%(previous)s"
         ) % {"previous": last_sequence}

@@ -18,6 +18,8 @@ from anyascii import anyascii
 from opennrm.core.crypto import get_keyring
 
 _NON_ALNUM = re.compile(r"[^a-z0-9]+")
+# Soft signs and apostrophes (Ольга -> Ol'ga, Мар'яна) vanish instead of splitting the word.
+_APOSTROPHES = re.compile(r"['`\u02bc\u2019]")
 
 
 def normalise(value: str) -> str:
@@ -25,7 +27,7 @@ def normalise(value: str) -> str:
     text = anyascii(text)
     text = unicodedata.normalize("NFKD", text)
     text = "".join(ch for ch in text if not unicodedata.combining(ch))
-    text = text.casefold()
+    text = _APOSTROPHES.sub("", text.casefold())
     return _NON_ALNUM.sub(" ", text).strip()
 
 

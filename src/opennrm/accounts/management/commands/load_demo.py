@@ -72,7 +72,8 @@ def credentials_path() -> Path:
 def demo_passwords() -> dict[str, str]:
     path = credentials_path()
     if not path.exists():
-        generated = {u["username"]: f"demo-{secrets.token_urlsafe(9)}" for u in USERS}
+        alphabet = "abcdefghjkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # nothing to misread
+        generated = {u["username"]: "demo-" + "".join(secrets.choice(alphabet) for _ in range(12)) for u in USERS}
         write_secret_file(path, json.dumps(generated, indent=2))
     stored: dict[str, str] = json.loads(path.read_text(encoding="utf-8"))
     return stored

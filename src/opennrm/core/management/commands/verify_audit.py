@@ -21,8 +21,8 @@ class Command(BaseCommand):
         parser.add_argument(
             "--anchor",
             metavar="SEQUENCE:HASH",
-            help="An entry written down earlier (e.g. the head printed by a previous run); fails if the log no "
-            "longer contains it unchanged, which catches a removed tail or a rewritten chain.",
+            help="An entry written down earlier (e.g. the head printed by a previous run); fails if the log "
+            "no longer contains it unchanged, which catches a removed tail or a rewritten chain.",
         )
         parser.add_argument("--batch-size", type=int, default=5000, help="Entries read per query.")
         parser.add_argument("--database", default=DEFAULT_DB_ALIAS, help="Database alias to verify.")
@@ -37,9 +37,16 @@ class Command(BaseCommand):
         if options["batch_size"] < 1:
             raise CommandError("--batch-size must be at least 1")
 
-        result = audit.verify_chain(batch_size=options["batch_size"], anchor=anchor, using=options["database"])
+        result = audit.verify_chain(
+            batch_size=options["batch_size"], anchor=anchor, using=options["database"]
+        )
 
         if not result.ok:
+            if result.first_bad_id is None:
+                self.stdout.write(
+                    f"{result.checked} audit entries verified. Head: #{result.head_id} {result.head_hash}"
+                )
+                raise CommandError(f"Audit log: {result.reason}")
             self.stdout.write(f"{result.checked} audit entries verified before the first problem.")
             at = f" at {result.first_bad_at.isoformat()}" if result.first_bad_at else ""
             raise CommandError(f"Audit entry #{result.first_bad_id}{at}: {result.reason}")
