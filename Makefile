@@ -48,7 +48,7 @@ messages:
 
 migrations-check:
 	@echo "== migrations"
-	@OPENNRM_INSTANCE_DIR=$(TEST_INSTANCE) $(MANAGE) makemigrations --check --dry-run -v 1
+	@DJANGO_SETTINGS_MODULE=tests.settings OPENNRM_INSTANCE_DIR=$(TEST_INSTANCE) $(MANAGE) makemigrations --check --dry-run -v 1
 
 pytest:
 	@echo "== tests on SQLite"

@@ -16,7 +16,9 @@ def browser() -> Iterator[object]:
     """Debian's headless Chromium driven by Playwright (no browser download)."""
     if not Path(CHROMIUM).exists():
         pytest.fail(f"Chromium not found at {CHROMIUM}: run scripts/system_deps.sh (apt package 'chromium')")
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"  # Playwright's sync API runs an event loop in this thread
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = (
+        "true"  # Playwright's sync API runs an event loop in this thread
+    )
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:

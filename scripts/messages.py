@@ -27,8 +27,20 @@ SAME_IN_ALL = {"OpenNRM", "API", "#", "ISO", "TOTP", "JSON", "CSV", "HTCDS", "â€
 
 def makemessages() -> None:
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "opennrm.settings"}
-    cmd = [sys.executable, str(ROOT / "manage.py"), "makemessages", "--no-location", "--no-obsolete",
-           "--no-wrap", "-v", "0", "--ignore", "tests/*", "--ignore", "*/tests/*"]
+    cmd = [
+        sys.executable,
+        str(ROOT / "manage.py"),
+        "makemessages",
+        "--no-location",
+        "--no-obsolete",
+        "--no-wrap",
+        "-v",
+        "0",
+        "--ignore",
+        "tests/*",
+        "--ignore",
+        "*/tests/*",
+    ]
     for lang in LANGUAGES:
         cmd += ["-l", lang]
     subprocess.run(cmd, cwd=PACKAGE, env=env, check=True)  # noqa: S603
@@ -47,7 +59,11 @@ def problems_in(po_path: Path) -> list[str]:
                 found.append(f"untranslated plural: {label!r}")
         elif not entry.msgstr:
             found.append(f"untranslated: {label!r}")
-        elif entry.msgstr == entry.msgid and entry.msgid not in SAME_IN_ALL and any(c.isalpha() for c in entry.msgid):
+        elif (
+            entry.msgstr == entry.msgid
+            and entry.msgid not in SAME_IN_ALL
+            and any(c.isalpha() for c in entry.msgid)
+        ):
             found.append(f"copied from English: {label!r}")
     return found
 

@@ -9,5 +9,7 @@ urlpatterns = [
     path("v1/me/", accounts_api.MeView.as_view(), name="api-me"),
     path("v1/agencies/", accounts_api.AgencyListView.as_view(), name="api-agency-list"),
     path("v1/agencies/<str:public_id>/", accounts_api.AgencyDetailView.as_view(), name="api-agency-detail"),
-    path("v1/agencies/<str:public_id>/staff/", accounts_api.AgencyStaffView.as_view(), name="api-agency-staff"),
+    path(
+        "v1/agencies/<str:public_id>/staff/", accounts_api.AgencyStaffView.as_view(), name="api-agency-staff"
+    ),
 ]

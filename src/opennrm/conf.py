@@ -23,27 +23,71 @@ class Var:
 
 
 VARIABLES: tuple[Var, ...] = (
-    Var("OPENNRM_INSTANCE_DIR", "./instance", "Folder for the embedded instance: SQLite database, generated secrets and keyring, uploaded files. Ignored by git."),
-    Var("DATABASE_URL", "sqlite:///<instance>/opennrm.sqlite3", "Database. `postgres://user:pass@host:5432/name` selects PostgreSQL (production)."),
-    Var("OPENNRM_SECRET_KEY", "generated into `<instance>/secret_key`", "Django secret key (sessions, CSRF). Set it explicitly in production."),
-    Var("OPENNRM_KEYRING_FILE", "<instance>/keyring.json", "Encryption keyring (AES-256-GCM keys, the active key id, the blind-index key). Generated on first run if missing."),
-    Var("OPENNRM_KEYRING", "(unset)", "The keyring JSON itself, for secret managers; takes precedence over OPENNRM_KEYRING_FILE. Read-only: `rotate_keys` needs the file."),
+    Var(
+        "OPENNRM_INSTANCE_DIR",
+        "./instance",
+        "Folder for the embedded instance: SQLite database, generated secrets and keyring, uploaded files. Ignored by git.",
+    ),
+    Var(
+        "DATABASE_URL",
+        "sqlite:///<instance>/opennrm.sqlite3",
+        "Database. `postgres://user:pass@host:5432/name` selects PostgreSQL (production).",
+    ),
+    Var(
+        "OPENNRM_SECRET_KEY",
+        "generated into `<instance>/secret_key`",
+        "Django secret key (sessions, CSRF). Set it explicitly in production.",
+    ),
+    Var(
+        "OPENNRM_KEYRING_FILE",
+        "<instance>/keyring.json",
+        "Encryption keyring (AES-256-GCM keys, the active key id, the blind-index key). Generated on first run if missing.",
+    ),
+    Var(
+        "OPENNRM_KEYRING",
+        "(unset)",
+        "The keyring JSON itself, for secret managers; takes precedence over OPENNRM_KEYRING_FILE. Read-only: `rotate_keys` needs the file.",
+    ),
     Var("OPENNRM_COUNTRY", "GE", "ISO code of the country profile of this instance: GE, UA, MD, BY or GB."),
     Var("OPENNRM_DEBUG", "false", "Django debug mode. Never in production."),
-    Var("OPENNRM_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]", "Comma-separated host names the site answers to."),
-    Var("OPENNRM_CSRF_TRUSTED_ORIGINS", "(empty)", "Comma-separated origins (scheme://host) trusted for CSRF behind a proxy."),
-    Var("OPENNRM_HTTPS", "true", "The site is served over HTTPS: secure cookies, HSTS, HTTPS redirect. `make run` sets it to false for plain HTTP on loopback."),
+    Var(
+        "OPENNRM_ALLOWED_HOSTS",
+        "localhost,127.0.0.1,[::1]",
+        "Comma-separated host names the site answers to.",
+    ),
+    Var(
+        "OPENNRM_CSRF_TRUSTED_ORIGINS",
+        "(empty)",
+        "Comma-separated origins (scheme://host) trusted for CSRF behind a proxy.",
+    ),
+    Var(
+        "OPENNRM_HTTPS",
+        "true",
+        "The site is served over HTTPS: secure cookies, HSTS, HTTPS redirect. `make run` sets it to false for plain HTTP on loopback.",
+    ),
     Var("OPENNRM_BEHIND_PROXY", "false", "Trust X-Forwarded-Proto from the reverse proxy."),
     Var("OPENNRM_SESSION_MINUTES", "480", "A session expires this many minutes after login."),
     Var("OPENNRM_IDLE_MINUTES", "30", "A session expires after this many minutes without a request."),
-    Var("OPENNRM_LOGIN_MAX_FAILURES", "5", "Failed logins (password or code) allowed per account and per address in the window before further attempts are refused."),
+    Var(
+        "OPENNRM_LOGIN_MAX_FAILURES",
+        "5",
+        "Failed logins (password or code) allowed per account and per address in the window before further attempts are refused.",
+    ),
     Var("OPENNRM_LOGIN_WINDOW_MINUTES", "15", "Window for counting failed logins."),
     Var("OPENNRM_MEDIA_DIR", "<instance>/media", "Folder for encrypted attachments."),
     Var("OPENNRM_LOG_LEVEL", "INFO", "Log level of the structured (JSON) logs written to standard error."),
-    Var("OPENNRM_TIME_ZONE", "(from the country profile)", "Time zone for display; defaults to the country profile's."),
+    Var(
+        "OPENNRM_TIME_ZONE",
+        "(from the country profile)",
+        "Time zone for display; defaults to the country profile's.",
+    ),
     Var("OPENNRM_PORT", "8000", "Port `make run` listens on."),
     Var("OPENNRM_WEB_WORKERS", "2", "Web server worker processes started by `make run`."),
-    Var("TEST_DATABASE_URL", "(unset)", "Tests only: when it points at PostgreSQL, `make test` runs the suite there too."),
+    Var(
+        "TEST_DATABASE_URL",
+        "(unset)",
+        "Tests only: when it points at PostgreSQL, `make test` runs the suite there too.",
+    ),
 )
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import timedelta
 
 import dj_database_url
-from django.utils.translation import gettext_lazy as _
 
 from opennrm import instance
 from opennrm.conf import REPO_DIR, env, env_bool, env_int, env_list, instance_dir
@@ -80,7 +79,9 @@ TEMPLATES = [
 ]
 
 _sqlite_path = INSTANCE_DIR / "opennrm.sqlite3"
-DATABASES = {"default": dj_database_url.parse(env("DATABASE_URL", f"sqlite:///{_sqlite_path}"), conn_max_age=60)}
+DATABASES = {
+    "default": dj_database_url.parse(env("DATABASE_URL", f"sqlite:///{_sqlite_path}"), conn_max_age=60)
+}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["CONN_MAX_AGE"] = 0
     DATABASES["default"]["OPTIONS"] = {

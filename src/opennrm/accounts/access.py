@@ -52,7 +52,9 @@ NO_ACCESS = Access(user_id=None, memberships=())
 def access_for(user: Any, at: datetime | None = None) -> Access:
     if user is None or not getattr(user, "is_authenticated", False) or not user.is_active:
         return NO_ACCESS
-    memberships = tuple(Membership.objects.active(at).filter(user=user).select_related("agency").order_by("id"))
+    memberships = tuple(
+        Membership.objects.active(at).filter(user=user).select_related("agency").order_by("id")
+    )
     return Access(user_id=user.pk, memberships=memberships)
 
 

@@ -21,7 +21,7 @@ class AgencyAdmin(AuditedModelAdmin, AdministratorOnlyAdmin):
     readonly_fields = ["public_id"]
 
 
-class MembershipInline(admin.TabularInline):  # type: ignore[type-arg]
+class MembershipInline(admin.TabularInline):
     model = Membership
     fk_name = "user"
     extra = 0
@@ -44,7 +44,9 @@ class UserAdmin(AuditedModelAdmin, AdministratorOnlyAdmin, DjangoUserAdmin):
         (_("Person"), {"fields": ("first_name", "last_name", "email", "preferred_language")}),
         (_("Status"), {"fields": ("is_active", "last_login", "date_joined")}),
     )
-    add_fieldsets = ((None, {"classes": ("wide",), "fields": ("username", "usable_password", "password1", "password2")}),)
+    add_fieldsets = (
+        (None, {"classes": ("wide",), "fields": ("username", "usable_password", "password1", "password2")}),
+    )
     inlines = [MembershipInline]
 
 

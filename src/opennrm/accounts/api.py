@@ -47,7 +47,11 @@ class MeView(APIView):
     @extend_schema(responses=MeSerializer, summary="The authenticated user and their active memberships")
     def get(self, request: Request) -> Response:
         access = request_access(request)
-        data = {"id": request.user.public_id, "username": request.user.get_username(), "memberships": access.memberships}
+        data = {
+            "id": request.user.public_id,  # type: ignore[union-attr]
+            "username": request.user.get_username(),
+            "memberships": access.memberships,
+        }
         return Response(MeSerializer(data).data)
 
 

@@ -31,7 +31,7 @@ class TwoFactorMiddleware:
             session = request.session
             now = int(time.time())
             idle = settings.OPENNRM_IDLE_TIMEOUT.total_seconds()
-            stale_epoch = session.get("epoch") != user.session_epoch  # type: ignore[union-attr]
+            stale_epoch = session.get("epoch") != user.session_epoch
             idle_too_long = now - int(session.get("last_seen", now)) > idle
             if stale_epoch or idle_too_long:
                 logout(request)

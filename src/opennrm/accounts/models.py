@@ -44,7 +44,9 @@ class Agency(BaseModel):
         verbose_name = _("agency")
         verbose_name_plural = _("agencies")
         ordering = ["name"]
-        constraints = [models.UniqueConstraint(fields=["country", "name"], name="agency_unique_name_per_country")]
+        constraints = [
+            models.UniqueConstraint(fields=["country", "name"], name="agency_unique_name_per_country")
+        ]
 
     def __str__(self) -> str:
         return self.name
@@ -57,7 +59,7 @@ class User(PublicIdModel, AbstractUser):
     session_epoch = models.PositiveIntegerField(default=0, editable=False)
     preferred_language = models.CharField(_("preferred language"), max_length=8, blank=True)
 
-    objects = UserManager()
+    objects: UserManager[User] = UserManager()  # type: ignore[misc,assignment]
 
     class Meta:
         verbose_name = _("user")
@@ -85,7 +87,9 @@ class MembershipQuerySet(models.QuerySet["Membership"]):
 class Membership(BaseModel):
     """A user's role in one agency, with a scope and an expiry. Expired or revoked memberships grant nothing."""
 
-    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="memberships", verbose_name=_("user"))
+    user = models.ForeignKey(
+        User, on_delete=models.CASCADE, related_name="memberships", verbose_name=_("user")
+    )
     agency = models.ForeignKey(
         Agency, on_delete=models.PROTECT, related_name="memberships", verbose_name=_("agency")
     )
@@ -102,7 +106,9 @@ class Membership(BaseModel):
         verbose_name_plural = _("memberships")
         ordering = ["agency__name", "role"]
         constraints = [
-            models.UniqueConstraint(fields=["user", "agency", "role"], name="membership_unique_role_per_agency"),
+            models.UniqueConstraint(
+                fields=["user", "agency", "role"], name="membership_unique_role_per_agency"
+            ),
             models.CheckConstraint(
                 condition=Q(expires_at__isnull=True) | Q(expires_at__gt=models.F("valid_from")),
                 name="membership_expires_after_start",
@@ -143,11 +149,16 @@ class LoginFailure(models.Model):
         verbose_name = _("failed login")
         verbose_name_plural = _("failed logins")
 
+    def __str__(self) -> str:
+        return f"{self.stage} failure at {self.at:%Y-%m-%d %H:%M}"
+
 
 class ApiToken(BaseModel):
     """A personal API token. Only a SHA-256 hash of the secret part is stored; the token is shown once."""
 
-    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="api_tokens", verbose_name=_("user"))
+    user = models.ForeignKey(
+        User, on_delete=models.CASCADE, related_name="api_tokens", verbose_name=_("user")
+    )
     name = models.CharField(_("name"), max_length=100)
     prefix = models.CharField(max_length=12, unique=True)
     digest = models.CharField(max_length=64)

@@ -36,7 +36,9 @@ def login_blocked_for(*, username: str, address: str | None) -> bool:
 
 
 def record_login_failure(*, username: str, address: str | None, stage: str) -> None:
-    LoginFailure.objects.create(username_digest=_username_digest(username), address=address or None, stage=stage)
+    LoginFailure.objects.create(
+        username_digest=_username_digest(username), address=address or None, stage=stage
+    )
     audit.record(actor=None, action=f"user.login_failed.{stage}", details={"address": address or ""})
 
 
@@ -91,7 +93,7 @@ def logout_everywhere(*, actor: User) -> None:
     audit.record(actor=actor, action="user.logout_everywhere", target=actor)
 
 
-TOKEN_PREFIX = "onrm"
+TOKEN_PREFIX = "onrm"  # noqa: S105 - a public marker, not a secret
 
 
 def _token_digest(raw: str) -> str:
@@ -134,7 +136,13 @@ def revoke_api_token(*, actor: User, token: ApiToken) -> None:
 
 @transaction.atomic
 def create_user(
-    *, actor: User | None, username: str, password: str, first_name: str = "", last_name: str = "", email: str = ""
+    *,
+    actor: User | None,
+    username: str,
+    password: str,
+    first_name: str = "",
+    last_name: str = "",
+    email: str = "",
 ) -> User:
     user = User.objects.create_user(
         username=username, password=password, first_name=first_name, last_name=last_name, email=email
@@ -153,7 +161,9 @@ def grant_membership(
     scope: Scope = Scope.AGENCY,
     expires_at: datetime | None = None,
 ) -> Membership:
-    membership = Membership.objects.create(user=user, agency=agency, role=role, scope=scope, expires_at=expires_at)
+    membership = Membership.objects.create(
+        user=user, agency=agency, role=role, scope=scope, expires_at=expires_at
+    )
     audit.record(
         actor=actor,
         action="membership.granted",

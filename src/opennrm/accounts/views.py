@@ -22,8 +22,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from opennrm.accounts import services, totp
 from opennrm.accounts.forms import CodeForm, LoginForm, TokenForm
-from opennrm.accounts.models import User
-from opennrm.accounts.models import Agency
+from opennrm.accounts.models import Agency, User
 from opennrm.accounts.selectors import agencies_visible_to, staff_of, tokens_of
 from opennrm.core import audit
 
@@ -36,7 +35,9 @@ def _address(request: HttpRequest) -> str | None:
 
 
 def _safe_next(request: HttpRequest, value: str | None) -> str:
-    if value and url_has_allowed_host_and_scheme(value, allowed_hosts={request.get_host()}, require_https=False):
+    if value and url_has_allowed_host_and_scheme(
+        value, allowed_hosts={request.get_host()}, require_https=False
+    ):
         return value
     return reverse("core:home")
 
@@ -48,7 +49,9 @@ def _pending_user(request: HttpRequest) -> User | None:
     return User.objects.filter(public_id=pending["user"], is_active=True).first()
 
 
-TOO_MANY = gettext_lazy("Too many failed attempts. Wait a few minutes and try again, or ask your administrator.")
+TOO_MANY = gettext_lazy(
+    "Too many failed attempts. Wait a few minutes and try again, or ask your administrator."
+)
 
 
 @require_http_methods(["GET", "POST"])
@@ -101,7 +104,9 @@ def verify_view(request: HttpRequest) -> HttpResponse:
         elif services.verify_code(user=user, code=form.cleaned_data["code"]):
             return _complete_login(request, user)
         else:
-            services.record_login_failure(username=user.get_username(), address=_address(request), stage="code")
+            services.record_login_failure(
+                username=user.get_username(), address=_address(request), stage="code"
+            )
             form.add_error("code", _("This code is not valid. Codes change every 30 seconds and work once."))
     return render(request, "accounts/verify.html", {"form": form})
 
@@ -122,12 +127,21 @@ def enroll_view(request: HttpRequest) -> HttpResponse:
             elif services.verify_code(user=user, code=form.cleaned_data["code"], confirm=True):
                 return _complete_login(request, user)
             else:
-                services.record_login_failure(username=user.get_username(), address=_address(request), stage="enrol")
-                form.add_error("code", _("This code is not valid. Check the time on your phone and try again."))
+                services.record_login_failure(
+                    username=user.get_username(), address=_address(request), stage="enrol"
+                )
+                form.add_error(
+                    "code", _("This code is not valid. Check the time on your phone and try again.")
+                )
     else:
         device = services.start_enrolment(user=user)
     uri = totp.provisioning_uri(secret=device.secret, account=user.get_username())
-    context = {"form": form, "qr_svg": totp.qr_svg(uri), "secret": device.secret, "account": user.get_username()}
+    context = {
+        "form": form,
+        "qr_svg": totp.qr_svg(uri),
+        "secret": device.secret,
+        "account": user.get_username(),
+    }
     return render(request, "accounts/enroll.html", context)
 
 
@@ -155,7 +169,9 @@ def profile_view(request: HttpRequest) -> HttpResponse:
     new_token = None
     if request.method == "POST" and form.is_valid():
         expires = timezone.now() + timedelta(days=form.cleaned_data["expires_in_days"])
-        _token, new_token = services.create_api_token(actor=user, name=form.cleaned_data["name"], expires_at=expires)
+        _token, new_token = services.create_api_token(
+            actor=user, name=form.cleaned_data["name"], expires_at=expires
+        )
         form = TokenForm()
     context = {
         "form": form,

@@ -10,11 +10,8 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
-from opennrm.accounts.roles import Perm
-
 
 def _can_administer(request: HttpRequest) -> bool:
-    from opennrm.accounts.access import request_access  # models are not loaded when the admin app config is
 
     return _can_administer(request)
 
@@ -41,7 +38,7 @@ class OpenNRMAdminConfig(AdminConfig):
     default_site = "opennrm.core.adminsite.OpenNRMAdminSite"
 
 
-class AdministratorOnlyAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class AdministratorOnlyAdmin(admin.ModelAdmin):
     """Model permissions come from the administrator role, not from Django's per-model permission table."""
 
     def _allowed(self, request: HttpRequest) -> bool:

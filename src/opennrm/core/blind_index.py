@@ -18,7 +18,7 @@ from anyascii import anyascii
 from opennrm.core.crypto import get_keyring
 
 _NON_ALNUM = re.compile(r"[^a-z0-9]+")
-# Soft signs and apostrophes (Ольга -> Ol'ga, Мар'яна) vanish instead of splitting the word.
+# Soft signs and apostrophes (Olga in Cyrillic transliterates to Ol'ga) vanish instead of splitting the word.
 _APOSTROPHES = re.compile(r"['`\u02bc\u2019]")
 
 

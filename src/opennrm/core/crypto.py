@@ -76,8 +76,11 @@ class Keyring:
 
     def with_new_active_key(self) -> Keyring:
         key_id = new_key_id(self.keys)
-        return Keyring(keys={**self.keys, key_id: AESGCM.generate_key(256)}, active_id=key_id,
-                       blind_index_key=self.blind_index_key)
+        return Keyring(
+            keys={**self.keys, key_id: AESGCM.generate_key(256)},
+            active_id=key_id,
+            blind_index_key=self.blind_index_key,
+        )
 
     def without_key(self, key_id: str) -> Keyring:
         if key_id == self.active_id:
@@ -104,7 +107,9 @@ class Keyring:
             blob = _b64d(payload)
             return AESGCM(key).decrypt(blob[:NONCE_BYTES], blob[NONCE_BYTES:], context.encode())
         except (InvalidTag, ValueError):
-            raise DecryptionError(f"authentication failed with key {key_id!r} (wrong key, column or data)") from None
+            raise DecryptionError(
+                f"authentication failed with key {key_id!r} (wrong key, column or data)"
+            ) from None
 
     @staticmethod
     def key_id_of(token: str) -> str:

@@ -46,7 +46,9 @@ class EncryptedMixin:
             return None
         return encrypt_text(self.to_plaintext(value), context=self.encryption_context())
 
-    def from_db_value(self, value: str | None, expression: Expression, connection: BaseDatabaseWrapper) -> Any:
+    def from_db_value(
+        self, value: str | None, expression: Expression, connection: BaseDatabaseWrapper
+    ) -> Any:
         if value is None:
             return None
         try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import secrets
 from collections.abc import Iterable
+from typing import NoReturn
 
 from django.db import models
 from django.utils.translation import gettext_lazy as _
@@ -49,22 +50,30 @@ class AppendOnlyError(Exception):
 
 
 class AuditEntryQuerySet(models.QuerySet["AuditEntry"]):
-    def update(self, **kwargs: object) -> int:
+    def update(self, **kwargs: object) -> NoReturn:
         raise AppendOnlyError("audit entries cannot be updated")
 
-    def _update(self, values: object) -> int:  # used by Model.save() and bulk_update()
+    def _update(self, values: object) -> NoReturn:  # used by Model.save() and bulk_update()
         raise AppendOnlyError("audit entries cannot be updated")
 
-    def bulk_update(self, objs: object, fields: object, batch_size: int | None = None) -> int:
+    def bulk_update(self, objs: object, fields: object, batch_size: int | None = None) -> NoReturn:
         raise AppendOnlyError("audit entries cannot be updated")
 
-    def delete(self) -> tuple[int, dict[str, int]]:
+    def delete(self) -> NoReturn:
         raise AppendOnlyError("audit entries cannot be deleted")
 
-    def _raw_delete(self, using: str | None) -> int:
+    def _raw_delete(self, using: str | None) -> NoReturn:
         raise AppendOnlyError("audit entries cannot be deleted")
 
-    def bulk_create(self, objs: object, *args: object, **kwargs: object) -> list[AuditEntry]:
+    def bulk_create(
+        self,
+        objs: Iterable[AuditEntry],
+        batch_size: int | None = None,
+        ignore_conflicts: bool = False,
+        update_conflicts: bool = False,
+        update_fields: Iterable[str] | None = None,
+        unique_fields: Iterable[str] | None = None,
+    ) -> NoReturn:
         raise AppendOnlyError("audit entries are written one at a time by opennrm.core.audit.record()")
 
 
@@ -119,5 +128,5 @@ class AuditEntry(models.Model):
             raise AppendOnlyError("audit entries are written by opennrm.core.audit.record()")
         super().save(force_insert=True, using=using)
 
-    def delete(self, using: str | None = None, keep_parents: bool = False) -> tuple[int, dict[str, int]]:
+    def delete(self, using: str | None = None, keep_parents: bool = False) -> NoReturn:
         raise AppendOnlyError("audit entries cannot be deleted")

@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 from dataclasses import dataclass, field
 
 from django.apps import apps
@@ -42,8 +43,9 @@ def _columns() -> list[tuple[str, str, str, str, str]]:
             if isinstance(f, EncryptedFileField):
                 continue
             label = f"{model._meta.label}.{f.name}"
-            pk_column = model._meta.pk.column  # type: ignore[union-attr]
-            found.append((label, model._meta.db_table, pk_column, f.column, f.encryption_context()))  # type: ignore[attr-defined]
+            pk_column = str(model._meta.pk.column)
+            context = f.encryption_context()  # type: ignore[attr-defined]
+            found.append((label, model._meta.db_table, pk_column, str(f.column), context))
     return found
 
 
@@ -57,7 +59,7 @@ def reencrypt_all(*, batch_size: int = 500, progress: Callable[[str], None] | No
         last_pk = None
         while True:
             where = f"{qn(column)} IS NOT NULL AND {qn(column)} NOT LIKE %s"
-            params: list[object] = [prefix + "%"]
+            params: list[Any] = [prefix + "%"]
             if last_pk is not None:
                 where += f" AND {qn(pk)} > %s"
                 params.append(last_pk)
@@ -69,15 +71,14 @@ def reencrypt_all(*, batch_size: int = 500, progress: Callable[[str], None] | No
                 rows = cur.fetchall()
             if not rows:
                 break
-            with transaction.atomic():
-                with connection.cursor() as cur:
-                    for row_pk, token in rows:
-                        fresh = keyring.encrypt(keyring.decrypt(token, context=context), context=context)
-                        cur.execute(
-                            f"UPDATE {qn(table)} SET {qn(column)} = %s WHERE {qn(pk)} = %s AND {qn(column)} = %s",  # noqa: S608
-                            [fresh, row_pk, token],
-                        )
-                        done += cur.rowcount
+            with transaction.atomic(), connection.cursor() as cur:
+                for row_pk, token in rows:
+                    fresh = keyring.encrypt(keyring.decrypt(token, context=context), context=context)
+                    cur.execute(
+                        f"UPDATE {qn(table)} SET {qn(column)} = %s WHERE {qn(pk)} = %s AND {qn(column)} = %s",  # noqa: S608
+                        [fresh, row_pk, token],
+                    )
+                    done += cur.rowcount
             last_pk = rows[-1][0]
             if progress:
                 progress(f"{label}: {done} re-encrypted")
@@ -128,7 +129,9 @@ def keys_in_use() -> set[str]:
     for model in apps.get_models():
         for f in encrypted_fields(model):
             if isinstance(f, EncryptedFileField):
-                for name in model._base_manager.exclude(**{f.name: ""}).values_list(f.name, flat=True).iterator():
+                for name in (
+                    model._base_manager.exclude(**{f.name: ""}).values_list(f.name, flat=True).iterator()
+                ):
                     if name:
                         used.add(f.storage.key_id(name))  # type: ignore[attr-defined]
     return used

@@ -39,17 +39,17 @@ class EncryptedFileSystemStorage(FileSystemStorage):
         if isinstance(plaintext, str):
             plaintext = plaintext.encode("utf-8")
         token = get_keyring().encrypt(plaintext, context=self._context(name))
-        return super()._save(name, ContentFile(MAGIC + token.encode("ascii")))
+        return super()._save(name, ContentFile(MAGIC + token.encode("ascii")))  # type: ignore[misc]
 
     def _open(self, name: str, mode: str = "rb") -> File[Any]:
         return ContentFile(self.read_plaintext(name), name=name)
 
     def read_plaintext(self, name: str) -> bytes:
-        with super()._open(name, "rb") as fh:
+        with super()._open(name, "rb") as fh:  # type: ignore[misc]
             return get_keyring().decrypt(_token(fh), context=self._context(name))
 
     def key_id(self, name: str) -> str:
-        with super()._open(name, "rb") as fh:
+        with super()._open(name, "rb") as fh:  # type: ignore[misc]
             return get_keyring().key_id_of(_token(fh))
 
     def reencrypt(self, name: str) -> bool:

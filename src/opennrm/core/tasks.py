@@ -16,4 +16,9 @@ def verify_audit_chain() -> dict[str, Any]:
         action="audit.verified",
         details={"ok": result.ok, "checked": result.checked, "first_bad_id": result.first_bad_id},
     )
-    return {"ok": result.ok, "checked": result.checked, "first_bad_id": result.first_bad_id, "reason": result.reason}
+    return {
+        "ok": result.ok,
+        "checked": result.checked,
+        "first_bad_id": result.first_bad_id,
+        "reason": result.reason,
+    }

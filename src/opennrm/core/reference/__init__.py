@@ -206,7 +206,9 @@ def _translated(domain: str, language: str, *names: str | None) -> str:
 
 def is_valid_country(code: str) -> bool:
     """Whether `code` is an ISO 3166-1 alpha-2 country code (upper case)."""
-    return isinstance(code, str) and len(code) == 2 and pycountry.countries.get(alpha_2=code) is not None
+    if not isinstance(code, str) or len(code) != 2 or not code.isascii() or not code.isupper():
+        return False
+    return pycountry.countries.get(alpha_2=code) is not None
 
 
 def _country(code: str) -> Any:

@@ -8,11 +8,11 @@ from django.core.exceptions import FieldError, ImproperlyConfigured
 from django.core.files.base import ContentFile
 from django.core.management import call_command
 from django.db import connection
+from tests.testapp.models import Secretive
 
 from opennrm.core import crypto
 from opennrm.core.blind_index import blind_index, blind_index_parts, normalise
 from opennrm.core.crypto import DecryptionError, Keyring, generate_keyring
-from tests.testapp.models import Secretive
 
 pytestmark = pytest.mark.django_db
 
@@ -68,7 +68,7 @@ def test_ciphertext_bound_to_its_column(keyring_file):
     obj = Secretive.objects.create(name="Nino", notes="secret note")
     with connection.cursor() as cur:
         cur.execute("UPDATE testapp_secretive SET name = notes WHERE id = %s", [obj.pk])
-    with pytest.raises(DecryptionError, match="testapp.secretive.name"):
+    with pytest.raises(DecryptionError, match=r"testapp\.secretive\.name"):
         Secretive.objects.get(pk=obj.pk)
 
 
@@ -85,8 +85,11 @@ def test_wrong_or_missing_key_is_a_clear_error(keyring_file, settings):
     with connection.cursor() as cur:
         cur.execute("SELECT name FROM testapp_secretive WHERE id = %s", [obj.pk])
         token = cur.fetchone()[0]
-    impostor = Keyring(keys={Keyring.key_id_of(token): b"\x01" * 32}, active_id=Keyring.key_id_of(token),
-                       blind_index_key=ring.blind_index_key)
+    impostor = Keyring(
+        keys={Keyring.key_id_of(token): b"\x01" * 32},
+        active_id=Keyring.key_id_of(token),
+        blind_index_key=ring.blind_index_key,
+    )
     with pytest.raises(DecryptionError, match="authentication failed"):
         impostor.decrypt(token, context="testapp.secretive.name")
 

@@ -24,5 +24,7 @@ def test_every_variable_the_code_reads_is_documented():
     src = Path(__file__).resolve().parents[2]
     used = set()
     for path in src.rglob("*.py"):
-        used |= set(re.findall(r"env(?:_bool|_int|_list)?\(\s*\"([A-Z_]+)\"", path.read_text(encoding="utf-8")))
+        used |= set(
+            re.findall(r"env(?:_bool|_int|_list)?\(\s*\"([A-Z_]+)\"", path.read_text(encoding="utf-8"))
+        )
     assert used <= declared

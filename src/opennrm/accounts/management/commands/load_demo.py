@@ -21,47 +21,150 @@ from opennrm.accounts.roles import Role, Scope
 from opennrm.instance import write_secret_file
 
 AGENCIES: list[dict[str, str]] = [
-    {"key": "fund", "name": "State Fund for Protection and Assistance of Victims of Human Trafficking",
-     "short_name": "State Fund", "kind": AgencyKind.STATE_FUND, "region": "GE-TB"},
-    {"key": "pg", "name": "Permanent Group for Identification of Victims of Trafficking",
-     "short_name": "Permanent Group", "kind": AgencyKind.IDENTIFICATION_AUTHORITY, "region": "GE-TB"},
-    {"key": "police", "name": "Anti-Trafficking Unit, Central Criminal Police",
-     "short_name": "Police ATU", "kind": AgencyKind.LAW_ENFORCEMENT, "region": "GE-TB"},
-    {"key": "labour", "name": "Labour Inspection Service", "short_name": "Labour Inspection",
-     "kind": AgencyKind.LABOUR_INSPECTION, "region": "GE-TB"},
-    {"key": "shelter_tbilisi", "name": "State Fund Shelter, Tbilisi", "short_name": "Tbilisi shelter",
-     "kind": AgencyKind.SHELTER, "region": "GE-TB"},
-    {"key": "shelter_batumi", "name": "State Fund Shelter, Batumi", "short_name": "Batumi shelter",
-     "kind": AgencyKind.SHELTER, "region": "GE-AJ"},
-    {"key": "ngo_kutaisi", "name": "Demo NGO: Imereti Women's Support Centre", "short_name": "Imereti NGO",
-     "kind": AgencyKind.NGO, "region": "GE-IM"},
-    {"key": "ngo_legal", "name": "Demo NGO: Migrant Rights Legal Clinic", "short_name": "Legal clinic",
-     "kind": AgencyKind.NGO, "region": "GE-TB"},
-    {"key": "ngo_batumi", "name": "Demo NGO: Black Sea Outreach", "short_name": "Black Sea Outreach",
-     "kind": AgencyKind.NGO, "region": "GE-AJ"},
-    {"key": "iom", "name": "IOM Georgia office (demo)", "short_name": "IOM",
-     "kind": AgencyKind.INTERNATIONAL, "region": "GE-TB"},
-    {"key": "council", "name": "Inter-Agency Council Secretariat, Ministry of Justice",
-     "short_name": "Inter-Agency Council", "kind": AgencyKind.MINISTRY, "region": "GE-TB"},
+    {
+        "key": "fund",
+        "name": "State Fund for Protection and Assistance of Victims of Human Trafficking",
+        "short_name": "State Fund",
+        "kind": AgencyKind.STATE_FUND,
+        "region": "GE-TB",
+    },
+    {
+        "key": "pg",
+        "name": "Permanent Group for Identification of Victims of Trafficking",
+        "short_name": "Permanent Group",
+        "kind": AgencyKind.IDENTIFICATION_AUTHORITY,
+        "region": "GE-TB",
+    },
+    {
+        "key": "police",
+        "name": "Anti-Trafficking Unit, Central Criminal Police",
+        "short_name": "Police ATU",
+        "kind": AgencyKind.LAW_ENFORCEMENT,
+        "region": "GE-TB",
+    },
+    {
+        "key": "labour",
+        "name": "Labour Inspection Service",
+        "short_name": "Labour Inspection",
+        "kind": AgencyKind.LABOUR_INSPECTION,
+        "region": "GE-TB",
+    },
+    {
+        "key": "shelter_tbilisi",
+        "name": "State Fund Shelter, Tbilisi",
+        "short_name": "Tbilisi shelter",
+        "kind": AgencyKind.SHELTER,
+        "region": "GE-TB",
+    },
+    {
+        "key": "shelter_batumi",
+        "name": "State Fund Shelter, Batumi",
+        "short_name": "Batumi shelter",
+        "kind": AgencyKind.SHELTER,
+        "region": "GE-AJ",
+    },
+    {
+        "key": "ngo_kutaisi",
+        "name": "Demo NGO: Imereti Women's Support Centre",
+        "short_name": "Imereti NGO",
+        "kind": AgencyKind.NGO,
+        "region": "GE-IM",
+    },
+    {
+        "key": "ngo_legal",
+        "name": "Demo NGO: Migrant Rights Legal Clinic",
+        "short_name": "Legal clinic",
+        "kind": AgencyKind.NGO,
+        "region": "GE-TB",
+    },
+    {
+        "key": "ngo_batumi",
+        "name": "Demo NGO: Black Sea Outreach",
+        "short_name": "Black Sea Outreach",
+        "kind": AgencyKind.NGO,
+        "region": "GE-AJ",
+    },
+    {
+        "key": "iom",
+        "name": "IOM Georgia office (demo)",
+        "short_name": "IOM",
+        "kind": AgencyKind.INTERNATIONAL,
+        "region": "GE-TB",
+    },
+    {
+        "key": "council",
+        "name": "Inter-Agency Council Secretariat, Ministry of Justice",
+        "short_name": "Inter-Agency Council",
+        "kind": AgencyKind.MINISTRY,
+        "region": "GE-TB",
+    },
 ]
 
 USERS: list[dict[str, Any]] = [
-    {"username": "responder", "first": "Giorgi", "last": "Demo-Responder", "agency": "police",
-     "role": Role.FIRST_RESPONDER, "scope": Scope.OWN},
-    {"username": "caseworker", "first": "Nino", "last": "Demo-Caseworker", "agency": "fund",
-     "role": Role.CASE_WORKER, "scope": Scope.AGENCY},
-    {"username": "provider", "first": "Tamar", "last": "Demo-Shelter", "agency": "shelter_batumi",
-     "role": Role.SERVICE_PROVIDER, "scope": Scope.AGENCY},
-    {"username": "decider", "first": "Levan", "last": "Demo-Member", "agency": "pg",
-     "role": Role.DECISION_MAKER, "scope": Scope.NATIONAL},
-    {"username": "coordinator", "first": "Ana", "last": "Demo-Coordinator", "agency": "council",
-     "role": Role.COORDINATOR, "scope": Scope.NATIONAL},
-    {"username": "analyst", "first": "Irakli", "last": "Demo-Analyst", "agency": "iom",
-     "role": Role.ANALYST, "scope": Scope.NATIONAL},
-    {"username": "admin", "first": "Maka", "last": "Demo-Admin", "agency": "council",
-     "role": Role.ADMINISTRATOR, "scope": Scope.NATIONAL},
-    {"username": "auditor", "first": "Davit", "last": "Demo-Auditor", "agency": "council",
-     "role": Role.AUDITOR, "scope": Scope.NATIONAL},
+    {
+        "username": "responder",
+        "first": "Giorgi",
+        "last": "Demo-Responder",
+        "agency": "police",
+        "role": Role.FIRST_RESPONDER,
+        "scope": Scope.OWN,
+    },
+    {
+        "username": "caseworker",
+        "first": "Nino",
+        "last": "Demo-Caseworker",
+        "agency": "fund",
+        "role": Role.CASE_WORKER,
+        "scope": Scope.AGENCY,
+    },
+    {
+        "username": "provider",
+        "first": "Tamar",
+        "last": "Demo-Shelter",
+        "agency": "shelter_batumi",
+        "role": Role.SERVICE_PROVIDER,
+        "scope": Scope.AGENCY,
+    },
+    {
+        "username": "decider",
+        "first": "Levan",
+        "last": "Demo-Member",
+        "agency": "pg",
+        "role": Role.DECISION_MAKER,
+        "scope": Scope.NATIONAL,
+    },
+    {
+        "username": "coordinator",
+        "first": "Ana",
+        "last": "Demo-Coordinator",
+        "agency": "council",
+        "role": Role.COORDINATOR,
+        "scope": Scope.NATIONAL,
+    },
+    {
+        "username": "analyst",
+        "first": "Irakli",
+        "last": "Demo-Analyst",
+        "agency": "iom",
+        "role": Role.ANALYST,
+        "scope": Scope.NATIONAL,
+    },
+    {
+        "username": "admin",
+        "first": "Maka",
+        "last": "Demo-Admin",
+        "agency": "council",
+        "role": Role.ADMINISTRATOR,
+        "scope": Scope.NATIONAL,
+    },
+    {
+        "username": "auditor",
+        "first": "Davit",
+        "last": "Demo-Auditor",
+        "agency": "council",
+        "role": Role.AUDITOR,
+        "scope": Scope.NATIONAL,
+    },
 ]
 
 
@@ -73,7 +176,9 @@ def demo_passwords() -> dict[str, str]:
     path = credentials_path()
     if not path.exists():
         alphabet = "abcdefghjkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # nothing to misread
-        generated = {u["username"]: "demo-" + "".join(secrets.choice(alphabet) for _ in range(12)) for u in USERS}
+        generated = {
+            u["username"]: "demo-" + "".join(secrets.choice(alphabet) for _ in range(12)) for u in USERS
+        }
         write_secret_file(path, json.dumps(generated, indent=2))
     stored: dict[str, str] = json.loads(path.read_text(encoding="utf-8"))
     return stored
@@ -94,12 +199,17 @@ def build_demo() -> dict[str, Agency]:
         user = User.objects.filter(username=spec["username"]).first()
         if user is None:
             user = services.create_user(
-                actor=None, username=spec["username"], password=passwords[spec["username"]],
-                first_name=spec["first"], last_name=spec["last"],
+                actor=None,
+                username=spec["username"],
+                password=passwords[spec["username"]],
+                first_name=spec["first"],
+                last_name=spec["last"],
             )
         agency = agencies[spec["agency"]]
         if not Membership.objects.filter(user=user, agency=agency, role=spec["role"]).exists():
-            services.grant_membership(actor=None, user=user, agency=agency, role=spec["role"], scope=spec["scope"])
+            services.grant_membership(
+                actor=None, user=user, agency=agency, role=Role(spec["role"]), scope=Scope(spec["scope"])
+            )
     return agencies
 
 

@@ -29,13 +29,21 @@ class Command(BaseCommand):
         child_env = {**os.environ, "OPENNRM_HTTPS": env("OPENNRM_HTTPS", "false")}
         web = subprocess.Popen(  # noqa: S603 - fixed arguments
             [
-                python, "-m", "gunicorn", "opennrm.wsgi:application",
-                "--bind", f"{host}:{port}",
-                "--workers", str(env_int("OPENNRM_WEB_WORKERS", 2)),
-                "--access-logfile", "-",
+                python,
+                "-m",
+                "gunicorn",
+                "opennrm.wsgi:application",
+                "--bind",
+                f"{host}:{port}",
+                "--workers",
+                str(env_int("OPENNRM_WEB_WORKERS", 2)),
+                "--access-logfile",
+                "-",
                 # Path without the query string: a search term must never reach a log.
-                "--access-logformat", '{"access": "%(m)s %(U)s", "status": %(s)s, "ms": %(M)s}',
-                "--chdir", str(settings.BASE_DIR / "src"),
+                "--access-logformat",
+                '{"access": "%(m)s %(U)s", "status": %(s)s, "ms": %(M)s}',
+                "--chdir",
+                str(settings.BASE_DIR / "src"),
             ],
             env=child_env,
         )
@@ -67,8 +75,11 @@ class Command(BaseCommand):
                     child.wait(timeout=10)
                 except subprocess.TimeoutExpired:
                     child.kill()
-        crashed = [child.args[2] if child is worker else "web server" for child in children
-                   if child.returncode not in (0, None, -signal.SIGTERM)]
+        crashed = [
+            "task worker" if child is worker else "web server"
+            for child in children
+            if child.returncode not in (0, None, -signal.SIGTERM)
+        ]
         if crashed:
             self.stderr.write(f"Stopped because a process exited unexpectedly: {crashed}")
             sys.exit(1)
