@@ -28,6 +28,8 @@ OPENNRM_IDLE_TIMEOUT = timedelta(minutes=env_int("OPENNRM_IDLE_MINUTES", 30))
 INSTALLED_APPS = [
     "opennrm.core",
     "opennrm.accounts",
+    "opennrm.cases",
+    "opennrm.referrals",
     "opennrm.core.adminsite.OpenNRMAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",

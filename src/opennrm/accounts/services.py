@@ -72,7 +72,7 @@ def verify_code(*, user: User, code: str, confirm: bool = False) -> bool:
     if confirm and device.confirmed_at is None:
         device.confirmed_at = timezone.now()
         fields.append("confirmed_at")
-        audit.record(actor=user, action="user.2fa_enrolled", target=user)
+        audit.record(actor=user, action="user.two_factor_enrolled", target=user)
     device.save(update_fields=fields)
     return True
 
@@ -82,7 +82,7 @@ def reset_two_factor(*, actor: User, user: User) -> None:
     """An administrator removes a lost authenticator; the user enrols again at next login."""
     TOTPDevice.objects.filter(user=user).delete()
     User.objects.filter(pk=user.pk).update(session_epoch=F("session_epoch") + 1)
-    audit.record(actor=actor, action="user.2fa_reset", target=user)
+    audit.record(actor=actor, action="user.two_factor_reset", target=user)
 
 
 @transaction.atomic

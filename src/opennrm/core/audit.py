@@ -98,6 +98,8 @@ def record(
     """
     if not _ACTION.match(action) or len(action) > 100:
         raise ValueError(f"audit action must be a dotted lower-case name, got {action!r}")
+    if actor is not None and getattr(actor, "is_authenticated", True) is False:
+        raise ValueError("an anonymous user cannot be an audit actor; pass actor=None for the system")
     field_names = _clean_fields(fields)
     clean_details = _clean_details(details)
     target_type, target_id = _target_ref(target)

@@ -468,9 +468,25 @@ def _schema_problems(data: dict[str, Any]) -> list[str]:
     validator = jsonschema.Draft202012Validator(_schema())
     problems = []
     for error in sorted(validator.iter_errors(data), key=lambda e: [str(p) for p in e.absolute_path]):
-        best = jsonschema.exceptions.best_match([error])
-        problems.append(f"{best.json_path}: {best.message}")
+        problems.append(_explain(error))
     return problems
+
+
+def _explain(error: jsonschema.ValidationError) -> str:
+    """One line for an error; for a oneOf, the reason inside the branch that was meant, not "not valid
+    under any of the given schemas"."""
+    while error.context:
+        # A type mismatch at the same place only says that the value is not of that branch's type.
+        meant = [
+            sub
+            for sub in error.context
+            if not (sub.validator == "type" and sub.absolute_path == error.absolute_path)
+        ]
+        if not meant:
+            expected = " or ".join(repr(sub.validator_value) for sub in error.context)
+            return f"{error.json_path}: {error.instance!r} is not of type {expected}"
+        error = max(meant, key=lambda sub: len(sub.absolute_path))
+    return f"{error.json_path}: {error.message}"
 
 
 def _semantic_problems(data: dict[str, Any], path: Path) -> list[str]:

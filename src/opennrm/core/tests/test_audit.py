@@ -12,6 +12,7 @@ from datetime import UTC
 
 import pytest
 from django.contrib import admin
+from django.contrib.auth.models import AnonymousUser
 from django.contrib.messages.storage.cookie import CookieStorage
 from django.core.management import CommandError, call_command
 from django.db import IntegrityError, connection, transaction
@@ -197,6 +198,13 @@ def test_an_entry_rolled_back_with_its_transaction_leaves_no_gap() -> None:
 def test_malformed_entries_are_refused(kwargs: dict[str, object], error: type[Exception]) -> None:
     with pytest.raises(error):
         audit.record(actor=None, **kwargs)  # type: ignore[arg-type]
+    assert not AuditEntry.objects.exists()
+
+
+@pytest.mark.django_db
+def test_an_anonymous_user_is_not_taken_for_the_system() -> None:
+    with pytest.raises(ValueError, match="anonymous"):
+        audit.record(actor=AnonymousUser(), action="case.viewed")  # type: ignore[arg-type]
     assert not AuditEntry.objects.exists()
 
 

@@ -87,6 +87,17 @@ def test_wrong_deadline_unit_is_refused_with_its_json_path(tmp_path: Path) -> No
     assert "'minutes'" in str(error.value)
 
 
+def test_error_inside_an_optional_section_names_the_field_not_the_section(tmp_path: Path) -> None:
+    data = georgia_data()
+    data["compensation"]["amount"] = "one thousand"
+    path = write_profile(tmp_path, data)
+
+    with pytest.raises(
+        ImproperlyConfigured, match=r"\$\.compensation\.amount: 'one thousand' is not of type"
+    ):
+        load_profile_file(path)
+
+
 def test_reflection_period_below_the_convention_minimum_is_refused(tmp_path: Path) -> None:
     data = georgia_data()
     data["reflection_period_days"] = 14
