@@ -6,6 +6,8 @@ from opennrm.core import views as core_views
 urlpatterns = [
     path("", include("opennrm.core.urls")),
     path("accounts/", include("opennrm.accounts.urls")),
+    path("cases/", include("opennrm.cases.urls")),
+    path("referrals/", include("opennrm.referrals.urls")),
     path("admin/", admin.site.urls),
     path("api/", include("opennrm.api_urls")),
     path("i18n/", include("django.conf.urls.i18n")),

@@ -12,7 +12,7 @@ from rest_framework.views import APIView
 
 from opennrm.accounts.access import request_access
 from opennrm.accounts.models import Agency, Membership
-from opennrm.accounts.selectors import agencies_visible_to, staff_of
+from opennrm.accounts.selectors import agencies_visible_to, agencies_with_staff_visible_to, staff_of
 
 
 class AgencySerializer(serializers.ModelSerializer[Agency]):
@@ -75,5 +75,5 @@ class AgencyStaffView(generics.ListAPIView[Membership]):
 
     def get_queryset(self) -> QuerySet[Membership]:
         access = request_access(self.request)
-        agency = get_object_or_404(agencies_visible_to(access), public_id=self.kwargs["public_id"])
+        agency = get_object_or_404(agencies_with_staff_visible_to(access), public_id=self.kwargs["public_id"])
         return staff_of(access=access, agency=agency)

@@ -1,7 +1,8 @@
 """Every page needs a fully logged-in user (password and TOTP) unless it is explicitly public.
 
 A user only becomes `request.user` after both factors (see `views.py`), so "authenticated" here means "verified".
-The middleware also ends sessions that were logged out everywhere or left idle too long.
+The middleware also ends sessions that were logged out everywhere, left idle too long, or opened longer ago
+than the session lifetime (OPENNRM_SESSION_MINUTES), however active they were.
 """
 
 from __future__ import annotations
@@ -33,7 +34,9 @@ class TwoFactorMiddleware:
             idle = settings.OPENNRM_IDLE_TIMEOUT.total_seconds()
             stale_epoch = session.get("epoch") != user.session_epoch
             idle_too_long = now - int(session.get("last_seen", now)) > idle
-            if stale_epoch or idle_too_long:
+            # Sessions opened before "login_at" was recorded start counting at their next request.
+            too_old = now - int(session.setdefault("login_at", now)) > settings.SESSION_COOKIE_AGE
+            if stale_epoch or idle_too_long or too_old:
                 logout(request)
                 return self._to_login(request, expired=True)
             if now - int(session.get("last_seen", 0)) > 60:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from datetime import timedelta
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import authenticate, login, logout
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
@@ -16,14 +17,19 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import check_for_language, gettext_lazy
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST
 
 from opennrm.accounts import services, totp
 from opennrm.accounts.forms import CodeForm, LoginForm, TokenForm
 from opennrm.accounts.models import Agency, User
-from opennrm.accounts.selectors import agencies_visible_to, staff_of, tokens_of
+from opennrm.accounts.selectors import (
+    agencies_visible_to,
+    agencies_with_staff_visible_to,
+    staff_of,
+    tokens_of,
+)
 from opennrm.core import audit
 
 PENDING_KEY = "pending_2fa"
@@ -83,13 +89,26 @@ def _complete_login(request: HttpRequest, user: User) -> HttpResponse:
     next_url = request.session.get(PENDING_KEY, {}).get("next")
     request.session.pop(PENDING_KEY, None)
     login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+    now = int(time.time())
     request.session["epoch"] = user.session_epoch
-    request.session["last_seen"] = int(time.time())
-    if user.preferred_language:
-        request.session["_language"] = user.preferred_language
+    request.session["last_seen"] = now
+    request.session["login_at"] = now  # the session lifetime counts from here, however active it is
     services.clear_login_failures(username=user.get_username())
     audit.record(actor=user, action="user.login", target=user)
-    return HttpResponseRedirect(_safe_next(request, next_url))
+    response = HttpResponseRedirect(_safe_next(request, next_url))
+    if user.preferred_language and check_for_language(user.preferred_language):
+        # Django reads the language from its cookie (the session key was removed in Django 4.0).
+        response.set_cookie(
+            settings.LANGUAGE_COOKIE_NAME,
+            user.preferred_language,
+            max_age=settings.LANGUAGE_COOKIE_AGE,
+            path=settings.LANGUAGE_COOKIE_PATH,
+            domain=settings.LANGUAGE_COOKIE_DOMAIN,
+            secure=settings.LANGUAGE_COOKIE_SECURE,
+            httponly=settings.LANGUAGE_COOKIE_HTTPONLY,
+            samesite=settings.LANGUAGE_COOKIE_SAMESITE,
+        )
+    return response
 
 
 @require_http_methods(["GET", "POST"])
@@ -197,5 +216,7 @@ def agency_list_view(request: HttpRequest) -> HttpResponse:
 
 def agency_detail_view(request: HttpRequest, public_id: str) -> HttpResponse:
     agency: Agency = get_object_or_404(agencies_visible_to(request.access), public_id=public_id)  # type: ignore[attr-defined]
-    staff = staff_of(access=request.access, agency=agency)  # type: ignore[attr-defined]
+    access = request.access  # type: ignore[attr-defined]
+    may_list_staff = agencies_with_staff_visible_to(access).filter(pk=agency.pk).exists()
+    staff = staff_of(access=access, agency=agency) if may_list_staff else None
     return render(request, "accounts/agency_detail.html", {"agency": agency, "staff": staff})

@@ -130,3 +130,32 @@ class AuditEntry(models.Model):
 
     def delete(self, using: str | None = None, keep_parents: bool = False) -> NoReturn:
         raise AppendOnlyError("audit entries cannot be deleted")
+
+
+class Alert(BaseModel):
+    """A message for one user in the app (overdue decisions, shelter stays ending ...). No identifying data:
+    it names a case by its reference and links to it; the link still goes through the case's access check."""
+
+    recipient = models.ForeignKey(
+        "accounts.User", on_delete=models.CASCADE, related_name="alerts", verbose_name=_("recipient")
+    )
+    kind = models.CharField(_("kind"), max_length=48)
+    params = models.JSONField(_("details"), default=dict, blank=True)
+    url = models.CharField(_("link"), max_length=200, blank=True)
+    read_at = models.DateTimeField(_("read"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("alert")
+        verbose_name_plural = _("alerts")
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["recipient", "read_at"], name="core_alert_inbox_idx")]
+
+    def __str__(self) -> str:
+        return self.kind
+
+    @property
+    def text(self) -> str:
+        """The message in the reader's language (templates per kind live in `core.alerts`)."""
+        from opennrm.core.alerts import render
+
+        return render(self.kind, self.params)

@@ -37,7 +37,9 @@ import holidays as holidays_lib
 import jsonschema
 import pycountry
 import yaml
+from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
+from django.utils import translation
 
 __all__ = [
     "PROFILES_DIR",
@@ -75,9 +77,6 @@ class UnknownProfileError(LookupError):
 
 
 def _active_language() -> str:
-    from django.conf import settings
-    from django.utils import translation
-
     if not settings.configured:
         return "en"
     return translation.get_language() or settings.LANGUAGE_CODE
@@ -109,9 +108,6 @@ class LocalText:
         for candidate in (language, language.split("-")[0]):
             if candidate in texts:
                 return texts[candidate]
-        from django.conf import settings
-        from django.utils import translation
-
         if language == "en" or not settings.configured:
             return texts["en"]
         with translation.override(language):
@@ -409,9 +405,7 @@ def _holiday_calendar(
 
 @functools.lru_cache(maxsize=32)
 def _iso3166_2(language: str) -> gettext_module.NullTranslations:
-    from django.utils.translation import to_locale
-
-    locale = to_locale(language)
+    locale = translation.to_locale(language)
     return gettext_module.translation(
         "iso3166-2", pycountry.LOCALES_DIR, languages=[locale, locale.split("_")[0]], fallback=True
     )
@@ -712,8 +706,6 @@ def get_profile(code: str) -> CountryProfile:
 
 def active_profile() -> CountryProfile:
     """The profile of this instance, chosen by `settings.OPENNRM_COUNTRY`."""
-    from django.conf import settings
-
     code = getattr(settings, "OPENNRM_COUNTRY", "")
     try:
         return get_profile(code)
@@ -727,9 +719,11 @@ def validate_all(directory: Path | None = None) -> None:
     Raises `ImproperlyConfigured` with the file and the JSON path of each problem. Meant for
     `CoreConfig.ready()`, so that a broken profile stops the platform at start-up, not mid-case.
     """
-    profiles = _load_directory(directory or PROFILES_DIR)
-    from django.conf import settings
-
+    if directory is None:
+        _shipped_profiles.cache_clear()  # read the files again, and keep what was validated
+        profiles = _shipped_profiles()
+    else:
+        profiles = _load_directory(directory)
     if directory is None and settings.configured:
         code = str(getattr(settings, "OPENNRM_COUNTRY", "")).upper()
         if code not in profiles:

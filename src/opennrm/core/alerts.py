@@ -1,0 +1,23 @@
+"""Alert texts per kind, translated when shown. Apps add their kinds here (core is imported by all)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.utils.translation import gettext_lazy as _
+
+TEMPLATES = {
+    "decision_overdue": _("%(reference)s: the identification decision was due on %(deadline)s and is overdue."),
+    "stay_ending": _("%(reference)s: the shelter stay reaches its limit on %(date)s."),
+    "referral_received": _("%(reference)s: a new referral for %(service)s."),
+}
+
+
+def render(kind: str, params: dict[str, Any]) -> str:
+    template = TEMPLATES.get(kind)
+    if template is None:
+        return kind
+    try:
+        return str(template) % params
+    except (KeyError, TypeError, ValueError):
+        return kind
