@@ -2,12 +2,26 @@
 
 from __future__ import annotations
 
+import os
 from datetime import timedelta
 
 import dj_database_url
 
 from opennrm import instance
 from opennrm.conf import REPO_DIR, env, env_bool, env_int, env_list, instance_dir
+
+
+
+def _profile_time_zone(country: str) -> str:
+    # Profiles are plain data files: reading one does not need Django set up. An unknown country is reported
+    # at start-up by CoreConfig.ready().
+    from opennrm.core.profiles import UnknownProfileError, get_profile
+
+    try:
+        return get_profile(country).time_zone
+    except UnknownProfileError:
+        return "UTC"
+
 
 BASE_DIR = REPO_DIR
 PACKAGE_DIR = REPO_DIR / "src" / "opennrm"
@@ -96,7 +110,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "timeout": 20,
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;",
     }
-    DATABASES["default"]["TEST"] = {"NAME": str(INSTANCE_DIR / "test.sqlite3")}
+    # A file (not memory) so browser tests' live server thread sees the same data; one per process so
+    # parallel test runs never share it.
+    DATABASES["default"]["TEST"] = {"NAME": str(INSTANCE_DIR / f"test-{os.getpid()}.sqlite3")}
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "accounts.User"
@@ -126,7 +142,7 @@ LANGUAGES = [
 LOCALE_PATHS = [PACKAGE_DIR / "locale"]
 USE_I18N = True
 USE_TZ = True
-TIME_ZONE = env("OPENNRM_TIME_ZONE", "Asia/Tbilisi" if OPENNRM_COUNTRY == "GE" else "UTC")
+TIME_ZONE = env("OPENNRM_TIME_ZONE") or _profile_time_zone(OPENNRM_COUNTRY)
 
 STATIC_URL = "/static/"
 STATIC_ROOT = INSTANCE_DIR / "static"

@@ -6,3 +6,9 @@ class CasesConfig(AppConfig):
     name = "opennrm.cases"
     label = "cases"
     verbose_name = _("Cases")
+
+    def ready(self) -> None:
+        from opennrm.cases.tasks import notify_overdue_decisions
+        from opennrm.core import scheduler
+
+        scheduler.every(minutes=5, task=notify_overdue_decisions)

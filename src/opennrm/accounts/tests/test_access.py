@@ -28,11 +28,13 @@ def without_tokens(html: str) -> str:
 
 def assert_looks_missing(client, path: str) -> None:
     """`path` answers exactly like a path naming an id that does not exist."""
-    missing_path = re.sub(r"/agencies/[^/]+/", f"/agencies/{MISSING_ID}/", path)
-    response, missing = client.get(path), client.get(missing_path)
+    hidden_id = re.search(r"/agencies/([^/]+)/", path).group(1)
+    response, missing = client.get(path), client.get(path.replace(hidden_id, MISSING_ID))
     assert response.status_code == 404
     assert missing.status_code == 404
-    assert without_tokens(response.content.decode()) == without_tokens(missing.content.decode())
+    # The page repeats its own address (the language switcher returns to it): that is the only difference.
+    shown = without_tokens(response.content.decode()).replace(hidden_id, MISSING_ID)
+    assert shown == without_tokens(missing.content.decode())
 
 
 def expired_member(role: Role, agency):

@@ -48,7 +48,8 @@ class Command(BaseCommand):
             env=child_env,
         )
         worker = subprocess.Popen([python, manage, "db_worker"], env=child_env)  # noqa: S603
-        children = [web, worker]
+        scheduler = subprocess.Popen([python, manage, "run_scheduler"], env=child_env)  # noqa: S603
+        children = [web, worker, scheduler]
 
         def stop(*_args: object) -> None:
             for child in children:
@@ -76,7 +77,7 @@ class Command(BaseCommand):
                 except subprocess.TimeoutExpired:
                     child.kill()
         crashed = [
-            "task worker" if child is worker else "web server"
+            {web: "web server", worker: "task worker", scheduler: "scheduler"}[child]
             for child in children
             if child.returncode not in (0, None, -signal.SIGTERM)
         ]
