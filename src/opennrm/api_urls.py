@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from opennrm.accounts import api as accounts_api
@@ -12,4 +12,6 @@ urlpatterns = [
     path(
         "v1/agencies/<str:public_id>/staff/", accounts_api.AgencyStaffView.as_view(), name="api-agency-staff"
     ),
+    path("v1/", include("opennrm.cases.api_urls")),
+    path("v1/", include("opennrm.referrals.api_urls")),
 ]

@@ -5,10 +5,13 @@ from typing import Any
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from django.utils.translation import gettext_lazy as _
 
+from opennrm.accounts.access import request_access
 from opennrm.accounts.models import Agency, Membership, User
+from opennrm.accounts.roles import Perm
+from opennrm.core import audit
 from opennrm.core.admin_audit import AuditedModelAdmin
 from opennrm.core.adminsite import AdministratorOnlyAdmin
 
@@ -27,6 +30,17 @@ class MembershipInline(admin.TabularInline):
     extra = 0
     fields = ["agency", "role", "scope", "valid_from", "expires_at", "revoked_at"]
     autocomplete_fields = ["agency"]
+
+    # Like AdministratorOnlyAdmin: the administrator role, not Django's permission table (which grants nothing,
+    # so without these the memberships would silently be missing from the user page).
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return request_access(request).has(Perm.USERS_MANAGE)
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return request_access(request).has(Perm.USERS_MANAGE)
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return request_access(request).has(Perm.USERS_MANAGE)
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
@@ -48,6 +62,15 @@ class UserAdmin(AuditedModelAdmin, AdministratorOnlyAdmin, DjangoUserAdmin):
         (None, {"classes": ("wide",), "fields": ("username", "usable_password", "password1", "password2")}),
     )
     inlines = [MembershipInline]
+
+    def user_change_password(self, request: HttpRequest, id: str, form_url: str = "") -> HttpResponse:
+        # Django's password view does not go through save_model: audit it here.
+        response = super().user_change_password(request, id, form_url)
+        if request.method == "POST" and response.status_code == 302:
+            user = self.get_object(request, id)
+            audit.record(actor=request.user, action="accounts.user.password_changed", target=user,  # type: ignore[arg-type]
+                         details={"via": "admin"})
+        return response
 
 
 @admin.register(Membership)

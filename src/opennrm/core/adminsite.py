@@ -12,8 +12,9 @@ from django.utils.translation import gettext_lazy as _
 
 
 def _can_administer(request: HttpRequest) -> bool:
+    from opennrm.accounts.access import request_access  # models are not loaded when the admin app config is
 
-    return _can_administer(request)
+    return request_access(request).has(Perm.USERS_MANAGE)
 
 
 class OpenNRMAdminSite(admin.AdminSite):

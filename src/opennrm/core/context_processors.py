@@ -12,7 +12,14 @@ from opennrm.accounts.roles import Perm
 
 def _nav(request: HttpRequest) -> dict[str, bool]:
     access = request_access(request)
-    return {"audit": access.has(Perm.AUDIT_VIEW), "admin": access.has(Perm.USERS_MANAGE)}
+    return {
+        "audit": access.has(Perm.AUDIT_VIEW),
+        "admin": access.has(Perm.USERS_MANAGE),
+        "cases": access.has(Perm.CASE_VIEW) or access.has(Perm.CASE_REFER),
+        "refer": access.has(Perm.CASE_REFER),
+        "queue": access.has(Perm.DECISION_MAKE),
+        "inbox": access.has(Perm.REFERRAL_RESPOND),
+    }
 
 
 def platform(request: HttpRequest) -> dict[str, Any]:

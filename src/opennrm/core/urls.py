@@ -7,4 +7,5 @@ app_name = "core"
 urlpatterns = [
     path("", views.home_view, name="home"),
     path("audit/", views.audit_log_view, name="audit_log"),
+    path("alerts/<str:public_id>/read/", views.alert_read_view, name="alert_read"),
 ]

@@ -5,14 +5,28 @@ from django.core.paginator import Paginator
 from django.db import connection
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_POST
 
 from opennrm import __version__
 from opennrm.core import audit
 
 
 def home_view(request: HttpRequest) -> HttpResponse:
-    return render(request, "core/home.html", {"access": request.access})  # type: ignore[attr-defined]
+    from opennrm.core.models import Alert
+
+    alerts = Alert.objects.filter(recipient=request.user, read_at__isnull=True).order_by("-created_at")[:20]
+    context = {"access": request.access, "alerts": alerts}  # type: ignore[attr-defined]
+    return render(request, "core/home.html", context)
+
+
+@require_POST
+def alert_read_view(request: HttpRequest, public_id: str) -> HttpResponse:
+    from opennrm.core.models import Alert
+
+    Alert.objects.filter(recipient=request.user, public_id=public_id).update(read_at=timezone.now())
+    return redirect("core:home")
 
 
 @never_cache

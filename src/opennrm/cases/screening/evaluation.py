@@ -53,11 +53,15 @@ R_NO_INDICATORS = _(
     "Cannot conclude: this list has no indicators loaded. The country must load its indicators before it "
     "can be used."
 )
-R_RULE_MET = _("Presumed victim: the rule for %(population)s is met. %(requirements)s")
-R_RULE_NOT_MET = _("Not indicated: the rule for %(population)s is not met. %(requirements)s")
+RULE_FOR = {
+    Population.ADULT: _("the rule for adults"),
+    Population.CHILD: _("the rule for children"),
+}
+R_RULE_MET = _("Presumed victim: %(rule)s is met. %(requirements)s")
+R_RULE_NOT_MET = _("Not indicated: %(rule)s is not met. %(requirements)s")
 R_DIMENSIONS_WITHOUT_INDICATORS = _(
-    "Cannot conclude: the rule for %(population)s is not met, but these dimensions have no indicators "
-    "loaded, so the answer cannot be negative: %(dimensions)s. %(requirements)s"
+    "Cannot conclude: %(rule)s is not met, but these dimensions have no indicators loaded, so the answer "
+    "cannot be negative: %(dimensions)s. %(requirements)s"
 )
 R_REQUIREMENT = ngettext_lazy(
     "%(kind)s: at least %(at_least)d positive dimension needed, %(count)d found (%(dimensions)s).",
@@ -89,6 +93,11 @@ CAVEAT_LIST = _("This list is %(status)s: %(summary)s")
 CAVEAT_PROVENANCE = _("Source: %(summary)s")
 
 
+def _plain(value: str | None) -> str | None:
+    """Choices members as the plain strings they stand for (for JSON)."""
+    return None if value is None else str.__str__(value)
+
+
 @dataclass(frozen=True, slots=True)
 class FoundIndicator:
     id: str
@@ -96,7 +105,7 @@ class FoundIndicator:
     strength: Strength | None
 
     def as_dict(self) -> dict[str, Any]:
-        return {"id": self.id, "label": self.label.en, "strength": self.strength}
+        return {"id": self.id, "label": self.label.en, "strength": _plain(self.strength)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,7 +120,7 @@ class DimensionResult:
 
     @property
     def counts(self) -> dict[str, int]:
-        counted = Counter(indicator.strength for indicator in self.found if indicator.strength)
+        counted = Counter(indicator.strength.value for indicator in self.found if indicator.strength)
         return {strength: counted[strength] for strength in Strength.values}
 
     @property
@@ -123,7 +132,7 @@ class DimensionResult:
         return {
             "id": self.id,
             "label": self.label.en,
-            "kind": self.kind,
+            "kind": _plain(self.kind),
             "indicators_loaded": self.indicators_loaded,
             "found": [indicator.as_dict() for indicator in self.found],
             "counts": self.counts,
@@ -146,7 +155,7 @@ class RequirementResult:
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "kind": self.kind,
+            "kind": _plain(self.kind),
             "at_least": self.at_least,
             "positive_dimensions": [dimension.id for dimension in self.positive],
             "dimensions_without_indicators": [dimension.id for dimension in self.without_indicators],
@@ -229,7 +238,7 @@ class ScreeningResult:
                 "dimension_positive_if_any": [combination.as_dict() for combination in rule.combinations],
                 "conclusion": {
                     "all_of": [
-                        {"kind": requirement.kind, "at_least": requirement.at_least}
+                        {"kind": _plain(requirement.kind), "at_least": requirement.at_least}
                         for requirement in rule.requirements(item.population)
                     ]
                 },
@@ -244,24 +253,27 @@ class ScreeningResult:
                 "publisher": self.instrument.publisher,
                 "year": self.instrument.year,
                 "verification": {
-                    "status": self.instrument.verification.status,
+                    "status": _plain(self.instrument.verification.status),
                     "summary": self.instrument.verification.summary.en,
                 },
                 "provenance_summary": self.instrument.provenance.summary.en,
             },
             "list": {
                 "id": item.id,
-                "population": item.population,
+                "population": _plain(item.population),
                 "forms_of_exploitation": list(item.forms_of_exploitation),
                 "title": item.title.en,
-                "verification": {"status": item.verification.status, "summary": item.verification.summary.en},
+                "verification": {
+                    "status": _plain(item.verification.status),
+                    "summary": item.verification.summary.en,
+                },
             },
             "rule": rule_data,
             "found": list(self.found),
             "found_count": self.found_count,
             "dimensions": [dimension.as_dict() for dimension in self.dimensions],
             "requirements": [requirement.as_dict() for requirement in self.requirements],
-            "conclusion": self.conclusion,
+            "conclusion": _plain(self.conclusion),
             "reason_code": self.reason_code,
             "reason": self.reason(),
             "caveats": self.caveats(),
@@ -321,7 +333,7 @@ def _render_requirements(result: ScreeningResult, language: str | None) -> str:
 
 
 def _render_reason(result: ScreeningResult, language: str | None) -> str:
-    population = str(Population(result.instrument_list.population).label)
+    rule_for = str(RULE_FOR[Population(result.instrument_list.population)])
     code = result.reason_code
     if code == NO_INDICATORS_LOADED:
         return str(R_NO_INDICATORS)
@@ -342,9 +354,9 @@ def _render_reason(result: ScreeningResult, language: str | None) -> str:
         return text
     requirements = _render_requirements(result, language)
     if code == RULE_MET:
-        return R_RULE_MET % {"population": population, "requirements": requirements}
+        return R_RULE_MET % {"rule": rule_for, "requirements": requirements}
     if code == RULE_NOT_MET:
-        return R_RULE_NOT_MET % {"population": population, "requirements": requirements}
+        return R_RULE_NOT_MET % {"rule": rule_for, "requirements": requirements}
     empty = [
         dimension.label.in_language(language)
         for requirement in result.requirements
@@ -352,7 +364,7 @@ def _render_reason(result: ScreeningResult, language: str | None) -> str:
         for dimension in requirement.without_indicators
     ]
     return R_DIMENSIONS_WITHOUT_INDICATORS % {
-        "population": population,
+        "rule": rule_for,
         "dimensions": _join(empty),
         "requirements": requirements,
     }
@@ -398,7 +410,7 @@ def _dimension_results(
             for indicator in dimension.indicators
             if indicator.id in found
         )
-        counts = Counter(indicator.strength for indicator in hits if indicator.strength)
+        counts = Counter(indicator.strength.value for indicator in hits if indicator.strength)
         met: tuple[Combination, ...] = ()
         positive: bool | None = None
         if isinstance(rule, DimensionsRule):

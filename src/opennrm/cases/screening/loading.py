@@ -170,7 +170,9 @@ def _list_rule_problems(item: dict[str, Any], where: str, rule: dict[str, Any]) 
     if rule["type"] == "dimensions":
         requirements = rule["conclusion"].get(item["population"], {}).get("all_of", [])
         for requirement in requirements:
-            available = sum(1 for dimension in item["dimensions"] if dimension.get("kind") == requirement["kind"])
+            available = sum(
+                1 for dimension in item["dimensions"] if dimension.get("kind") == requirement["kind"]
+            )
             if available < requirement["at_least"]:
                 problems.append(
                     f"{where}.dimensions: the rule for {item['population']} needs {requirement['at_least']} "
@@ -260,7 +262,9 @@ def _rule(data: dict[str, Any]) -> DimensionsRule | CountRule:
     verification = Verification.from_data(data["verification"]) if "verification" in data else None
     if data["type"] == "dimensions":
         return DimensionsRule(
-            combinations=tuple(Combination(**combination) for combination in data["dimension_positive_if_any"]),
+            combinations=tuple(
+                Combination(**combination) for combination in data["dimension_positive_if_any"]
+            ),
             conclusion=tuple(
                 (
                     Population(population),
@@ -419,7 +423,9 @@ AGE_UNKNOWN_NOTE = _(
     "The age is not known, so the lists for adults and for children are both offered. If the person may be "
     "under 18, use the list for children."
 )
-EMPTY_LIST_NOTE = _("This list has no indicators loaded: it cannot give a conclusion until the country loads them.")
+EMPTY_LIST_NOTE = _(
+    "This list has no indicators loaded: it cannot give a conclusion until the country loads them."
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -458,7 +464,9 @@ def choose_instrument(
     are still offered (their evaluation says it cannot conclude), with a note.
     """
     if form not in FormOfExploitation.values:
-        raise ValueError(f"Unknown form of exploitation {form!r}; expected one of {FormOfExploitation.values}")
+        raise ValueError(
+            f"Unknown form of exploitation {form!r}; expected one of {FormOfExploitation.values}"
+        )
     if age is not None and age < 0:
         raise ValueError(f"Age cannot be negative: {age}")
     if age is None:

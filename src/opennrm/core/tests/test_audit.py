@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import io
 import json
 import threading
 from collections.abc import Iterator
@@ -76,21 +77,10 @@ def record_several(count: int) -> list[AuditEntry]:
 
 def verify_fails() -> tuple[str, str]:
     """Run `manage.py verify_audit`, expect it to fail, and return (error message, output)."""
-    out = _Output()
+    out = io.StringIO()
     with pytest.raises(CommandError) as failure:
         call_command("verify_audit", stdout=out)
-    return str(failure.value), out.text
-
-
-class _Output:
-    def __init__(self) -> None:
-        self.text = ""
-
-    def write(self, text: str) -> None:
-        self.text += text
-
-    def flush(self) -> None:
-        pass
+    return str(failure.value), out.getvalue()
 
 
 # --- Writing and verifying ----------------------------------------------------------------------------------
@@ -111,9 +101,9 @@ def test_entries_form_a_chain_that_verifies() -> None:
     assert result.ok
     assert (result.checked, result.head_id, result.head_hash) == (3, 3, third.hash)
 
-    out = _Output()
+    out = io.StringIO()
     call_command("verify_audit", stdout=out)
-    assert f"Verified 3 audit entries. Head: #3 {third.hash}" in out.text
+    assert f"Verified 3 audit entries. Head: #3 {third.hash}" in out.getvalue()
 
 
 @pytest.mark.django_db
@@ -273,12 +263,12 @@ def test_verify_reports_a_deleted_first_entry_as_missing() -> None:
 def test_an_anchor_catches_a_removed_tail() -> None:
     entries = record_several(3)
     anchor = f"{entries[-1].sequence}:{entries[-1].hash}"
-    call_command("verify_audit", anchor=anchor, stdout=_Output())
+    call_command("verify_audit", anchor=anchor, stdout=io.StringIO())
     tamper(f"DELETE FROM {TABLE} WHERE sequence = %s", [3])  # noqa: S608
 
     assert audit.verify_chain().ok  # without an anchor a removed tail cannot be told from a shorter log
     with pytest.raises(CommandError, match=r"Audit entry #3: entry missing: the log ends at #2"):
-        call_command("verify_audit", anchor=anchor, stdout=_Output())
+        call_command("verify_audit", anchor=anchor, stdout=io.StringIO())
 
 
 @pytest.mark.django_db
