@@ -1,9 +1,9 @@
 """Screening instruments, kept as versioned data, and the evaluation of a screening against them.
 
 An instrument is a JSON file validated by `schema.json` (format: docs/screening-instruments.md). The ones
-that ship are in `instruments/`; a country adds its own by putting files in a folder listed in
-`settings.OPENNRM_SCREENING_INSTRUMENT_DIRS`, without code. Instruments are keyed by (id, version), and a
-published version never changes: `Instrument.digest` (SHA-256 of the content) is stored with each
+that ship are in `instruments/`; a country adds its own, without code, by putting files in a folder listed
+in the environment variable OPENNRM_SCREENING_DIRS (`settings.OPENNRM_SCREENING_DIRS`). Instruments are
+keyed by (id, version), and a published version never changes: `Instrument.digest` (SHA-256 of the content) is stored with each
 screening, and two files with the same id and version but different content are refused.
 
     choices = choose_instrument(age=None, form="forced_labour")

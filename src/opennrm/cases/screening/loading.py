@@ -40,7 +40,7 @@ from .model import (
 PACKAGE_DIR = Path(__file__).resolve().parent
 SCHEMA_PATH = PACKAGE_DIR / "schema.json"
 INSTRUMENTS_DIR = PACKAGE_DIR / "instruments"
-EXTRA_DIRS_SETTING = "OPENNRM_SCREENING_INSTRUMENT_DIRS"
+EXTRA_DIRS_SETTING = "OPENNRM_SCREENING_DIRS"
 
 Registry = Mapping[tuple[str, str], Instrument]
 
@@ -375,8 +375,9 @@ def _default_registry() -> Registry:
 
 
 def default_instruments() -> Registry:
-    """The instruments of this instance: those that ship plus the folders of
-    `settings.OPENNRM_SCREENING_INSTRUMENT_DIRS`. Loaded once; `reload_instruments()` reads them again."""
+    """The instruments of this instance: those that ship plus the folders of `settings.OPENNRM_SCREENING_DIRS`
+    (environment variable OPENNRM_SCREENING_DIRS, separated by `:`). Loaded once; `reload_instruments()`
+    reads them again."""
     return _default_registry()
 
 

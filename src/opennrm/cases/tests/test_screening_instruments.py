@@ -19,6 +19,7 @@ from opennrm.cases.screening import (
     SCHEMA_PATH,
     Conclusion,
     FormOfExploitation,
+    Instrument,
     InstrumentConflictError,
     InstrumentFileError,
     Text,
@@ -28,6 +29,7 @@ from opennrm.cases.screening import (
     get_instrument,
     latest,
     load_instruments,
+    reload_instruments,
     validate_instrument_file,
 )
 from opennrm.core.reference import is_valid_htcds_value
@@ -35,8 +37,8 @@ from opennrm.core.reference import is_valid_htcds_value
 # A published version never changes: if one of these fails, the file was edited in place. Give the new
 # content a new version (and a new file) instead, and add its digest here.
 PUBLISHED_DIGESTS = {
-    ("ilo_ec_delphi_2009", "0.1"): "TO_BE_PINNED",
-    ("ilo_forced_labour_11_2012", "1.0"): "TO_BE_PINNED",
+    ("ilo_ec_delphi_2009", "0.1"): "320311d8cab92278364394008fce1642da0e1e3293f2969e626ac96a9f253331",
+    ("ilo_forced_labour_11_2012", "1.0"): "d0a96c95a85dcae6a0f2b8a571cfbb264bf7d64fd9d57a73e94cbe02691c8913",
 }
 
 DIMENSION_RULE: dict[str, Any] = {
@@ -166,7 +168,7 @@ def _write(folder: Path, data: dict[str, Any], name: str | None = None) -> Path:
     return path
 
 
-def _load(tmp_path: Path, data: dict[str, Any]):  # type: ignore[no-untyped-def]
+def _load(tmp_path: Path, data: dict[str, Any]) -> Instrument:
     return validate_instrument_file(_write(tmp_path, data))
 
 
@@ -206,6 +208,18 @@ def test_near_misses_do_not_make_a_dimension_positive(tmp_path: Path, found: set
 
     assert result.dimensions[0].positive is False
     assert result.dimensions[0].combination is None
+
+
+def test_every_indicator_counts_once_in_a_combination(tmp_path: Path) -> None:
+    data = _instrument()
+    data["rule"]["dimension_positive_if_any"] = [{"medium": 1, "medium_or_weak": 1}]
+    instrument = _load(tmp_path, data)
+
+    one = evaluate(instrument=instrument, list_id="adult", found={"rec_m1"})
+    two = evaluate(instrument=instrument, list_id="adult", found={"rec_m1", "rec_w1"})
+
+    assert one.dimensions[0].positive is False
+    assert two.dimensions[0].positive is True
 
 
 def test_counts_by_strength_are_reported(tmp_path: Path) -> None:
@@ -496,6 +510,16 @@ def test_a_country_folder_adds_its_own_instrument(tmp_path: Path) -> None:
     assert ("ilo_ec_delphi_2009", "0.1") in loaded
 
 
+def test_the_instance_loads_the_folders_of_its_setting(tmp_path: Path, settings: Any) -> None:
+    _write(tmp_path, _instrument(id="ge_labour_inspection_2022"))
+    settings.OPENNRM_SCREENING_DIRS = [str(tmp_path)]
+    reload_instruments()
+    try:
+        assert latest("ge_labour_inspection_2022").version == "1.0"
+    finally:
+        reload_instruments()
+
+
 # --- choosing an instrument ------------------------------------------------------------------------------------
 
 
@@ -575,6 +599,17 @@ def test_every_shipped_file_validates_and_carries_its_verification_status() -> N
         assert instrument.verification.summary.en
         assert instrument.provenance.summary.en
         assert PUBLISHED_DIGESTS[instrument.key] == instrument.digest
+
+
+def test_the_minimal_example_in_the_docs_is_a_valid_instrument(tmp_path: Path) -> None:
+    docs = Path(__file__).resolve().parents[4] / "docs" / "screening-instruments.md"
+    section = docs.read_text(encoding="utf-8").split("## A minimal example", 1)[1]
+    example = json.loads(section.split("```json", 1)[1].split("```", 1)[0])
+
+    instrument = _load(tmp_path, example)
+    result = evaluate(instrument=instrument, list_id="adult_labour", found={"debt"})
+
+    assert result.conclusion == Conclusion.PRESUMED_VICTIM
 
 
 def test_the_ilo_ec_labour_lists_are_marked_unverified_one_by_one() -> None:
