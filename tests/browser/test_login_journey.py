@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from opennrm.accounts import totp
 from opennrm.accounts.roles import Role
@@ -19,14 +20,20 @@ GEORGIAN = re.compile(r"[\u10a0-\u10ff\u1c90-\u1cbf\u2d00-\u2d2f]")
 
 
 def watch(page) -> list[str]:
-    """Collect what the browser complains about: script errors and Content-Security-Policy refusals."""
+    """Collect what the browser complains about: failed loads, script errors, Content-Security-Policy refusals."""
     problems: list[str] = []
     page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
     page.on(
+        "response",
+        lambda response: (
+            problems.append(f"{response.status} {response.url}") if response.status >= 400 else None
+        ),
+    )
+    page.on(
         "console",
-        lambda message: problems.append(f"console {message.type}: {message.text}")
-        if message.type == "error"
-        else None,
+        lambda message: (
+            problems.append(f"console {message.type}: {message.text}") if message.type == "error" else None
+        ),
     )
     return problems
 
@@ -42,6 +49,7 @@ def test_first_login_enrolment_language_and_logout(browser, live_server):
     # Opening the site leads to the login page.
     page.goto(live_server.url + "/")
     assert page.url.startswith(live_server.url + "/accounts/login/")
+    assert problems == [], "the login page loads its stylesheet and scripts"
     page.get_by_label("User name").fill(user.username)
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Continue").click()
@@ -65,10 +73,13 @@ def test_first_login_enrolment_language_and_logout(browser, live_server):
     page.screenshot(path=str(SCREENSHOTS / "home.png"), full_page=True)
 
     # Georgian with the language switcher (choosing submits the form).
-    with page.expect_navigation():
-        page.locator("#language-select").select_option("ka")
-    page.wait_for_load_state()
-    assert page.locator('html[lang="ka"]').count() == 1
+    page.locator("#language-select").select_option("ka")  # app.js submits the form at once
+    try:
+        page.wait_for_selector('html[lang="ka"]', timeout=5000)
+    except PlaywrightTimeout:
+        problems.append("choosing a language did not switch it (app.js not running?)")
+        page.get_by_role("button", name="Change").click()  # the no-script way
+        page.wait_for_selector('html[lang="ka"]', timeout=10000)
     assert page.url == live_server.url + "/"
     page.screenshot(path=str(SCREENSHOTS / "home-ka.png"), full_page=True)
     main_text = page.locator("main").inner_text()
@@ -88,10 +99,13 @@ def test_first_login_enrolment_language_and_logout(browser, live_server):
 
 def test_the_login_page_fits_a_phone_and_works_with_the_keyboard(browser, live_server):
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    context = browser.new_context(viewport={"width": 390, "height": 844}, device_scale_factor=2, is_mobile=True)
+    context = browser.new_context(
+        viewport={"width": 390, "height": 844}, device_scale_factor=2, is_mobile=True
+    )
     page = context.new_page()
     problems = watch(page)
     page.goto(live_server.url + "/accounts/login/")
+    assert problems == [], "the login page loads its stylesheet and scripts"
 
     width = page.evaluate("window.innerWidth")
     assert page.evaluate("document.documentElement.scrollWidth") <= width
@@ -123,8 +137,7 @@ def test_the_login_page_fits_a_phone_and_works_with_the_keyboard(browser, live_s
             visible = (focused["outline"] != "none" and focused["width"] > 0) or focused["shadow"] != "none"
             assert visible, f"{focused['name']} has no visible focus"
             reached.add(focused["name"])
-            if focused["name"] == "id_password":
-                page.screenshot(path=str(SCREENSHOTS / "login-phone-focus.png"))
+            page.screenshot(path=str(SCREENSHOTS / f"login-phone-focus-{focused['name']}.png"))
         if reached == wanted:
             break
     assert reached == wanted

@@ -52,10 +52,10 @@ def region_choices() -> Choices:
 
 def language_choices() -> Choices:
     """The languages of the country first, then every ISO 639-1 language."""
-    own = [code for code in active_profile().languages]
+    own = list(active_profile().languages)
     first = [(code, language_name(code)) for code in own]
     rest = [(code, name) for code, name in languages(iso639_1_only=True) if code not in own]
-    return [(_("Languages of the country"), first), (_("Other languages"), rest)]
+    return [(str(_("Languages of the country")), first), (str(_("Other languages")), rest)]
 
 
 def picklist(name: str) -> Callable[[], Choices]:
@@ -129,34 +129,33 @@ class UserChoiceField(forms.ModelChoiceField):
         return str(obj.get_full_name() or obj.get_username())
 
 
-def _refer_agency_field(form: forms.Form, access: Access | None) -> None:
-    """Which of the user's agencies files the referral: a choice only when there is more than one."""
-    agencies = []
-    seen = set()
-    for membership in access.memberships_with(Perm.CASE_REFER) if access else []:
-        if membership.agency_id not in seen:
-            seen.add(membership.agency_id)
-            agencies.append(membership.agency)
-    form.referring_agencies = agencies  # type: ignore[attr-defined]
-    if len(agencies) > 1:
-        form.fields["referring_agency"] = forms.ChoiceField(
-            label=_("Your agency"), choices=[(a.public_id, a.name) for a in agencies]
-        )
+class AgencyChoiceForm(forms.Form):
+    """A form filed for one of the user's agencies: a choice only when the user refers for more than one."""
 
+    referring_agencies: list[Agency]
 
-def chosen_referring_agency(form: forms.Form) -> Agency | None:
-    agencies: list[Agency] = form.referring_agencies  # type: ignore[attr-defined]
-    wanted = form.cleaned_data.get("referring_agency")
-    for agency in agencies:
-        if wanted is None or agency.public_id == wanted:
-            return agency
-    return None
+    def set_referring_agencies(self, access: Access | None) -> None:
+        agencies: dict[int, Agency] = {}
+        for membership in access.memberships_with(Perm.CASE_REFER) if access else []:
+            agencies.setdefault(membership.agency_id, membership.agency)
+        self.referring_agencies = list(agencies.values())
+        if len(self.referring_agencies) > 1:
+            self.fields["referring_agency"] = forms.ChoiceField(
+                label=_("Your agency"), choices=[(a.public_id, a.name) for a in self.referring_agencies]
+            )
+
+    def referring_agency(self) -> Agency | None:
+        wanted = self.cleaned_data.get("referring_agency")
+        for agency in self.referring_agencies:
+            if wanted is None or agency.public_id == wanted:
+                return agency
+        return None
 
 
 # --- intake ---------------------------------------------------------------------------------------------
 
 
-class ReferralForm(forms.Form):
+class ReferralForm(AgencyChoiceForm):
     """The referral of a presumed victim: the minimum first, details when known."""
 
     consent = forms.ChoiceField(
@@ -213,7 +212,7 @@ class ReferralForm(forms.Form):
     )
     owning_agency = forms.ModelChoiceField(
         label=_("Agency that takes the case"), queryset=Agency.objects.none(), to_field_name="public_id",
-        empty_label=None,
+        empty_label=None, required=False,
     )
 
     IDENTITY = ("given_name", "family_name", "date_of_birth", "age_estimate", "sex", "citizenship", "languages",
@@ -226,18 +225,23 @@ class ReferralForm(forms.Form):
         field = self.fields["owning_agency"]
         assert isinstance(field, forms.ModelChoiceField)
         field.queryset = agencies
-        default = next((a for a in agencies if a.kind == AgencyKind.STATE_FUND), None) or agencies.first()
-        if default is not None:
-            field.initial = default.public_id
+        self.default_owner = next((a for a in agencies if a.kind == AgencyKind.STATE_FUND), None) or agencies.first()
+        if self.default_owner is not None:
+            field.initial = self.default_owner.public_id
         self.fields["first_contact_date"].initial = timezone.localdate
         self.fields["date_of_birth"].widget.attrs["max"] = timezone.localdate().isoformat()
         self.fields["first_contact_date"].widget.attrs["max"] = timezone.localdate().isoformat()
-        _refer_agency_field(self, access)
+        self.set_referring_agencies(access)
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
         if data.get("document_number", "").strip() and not data.get("document_type"):
             data["document_type"] = DocumentType.OTHER
+        if not data.get("owning_agency") and "owning_agency" not in self.errors:
+            if self.default_owner is None:
+                self.add_error("owning_agency", _("No agency can take cases yet: ask your administrator."))
+            else:
+                data["owning_agency"] = self.default_owner
         return data
 
     @property
@@ -298,7 +302,7 @@ class DuplicateCheckForm(forms.Form):
         return has_identity and (child or data.get("consent") == YES)
 
 
-class NotificationForm(forms.Form):
+class NotificationForm(AgencyChoiceForm):
     """An anonymous notification: no identity fields at all."""
 
     first_contact_date = forms.DateField(label=_("Date of first contact"), widget=DateInput())
@@ -321,7 +325,7 @@ class NotificationForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["first_contact_date"].initial = timezone.localdate
         self.fields["first_contact_date"].widget.attrs["max"] = timezone.localdate().isoformat()
-        _refer_agency_field(self, access)
+        self.set_referring_agencies(access)
 
 
 # --- the case list -------------------------------------------------------------------------------------
@@ -477,6 +481,12 @@ MAX_ROWS = 10
 _ROW = re.compile(r"^(?:doc|contact)_\w+_(\d+)$")
 
 
+def _rows_of(person: Person, name: str) -> list[dict[str, Any]]:
+    """The person's documents or contacts (encrypted JSON lists of {type/kind, number/value})."""
+    rows: Any = getattr(person, name) or []
+    return [row for row in rows if isinstance(row, dict)]
+
+
 class IdentityEditForm(forms.Form):
     """The person's identity. Documents and contacts are rows: the ones known, plus one empty row to add."""
 
@@ -503,8 +513,8 @@ class IdentityEditForm(forms.Form):
         kwargs.setdefault("initial", self.initial_for(person, version))
         super().__init__(*args, **kwargs)
         posted = {int(m.group(1)) for key in (self.data or {}) if (m := _ROW.match(key))}
-        documents = max(len(person.documents) + 1, max(posted, default=-1) + 1)
-        contacts = max(len(person.contacts) + 1, max(posted, default=-1) + 1)
+        documents = max(len(_rows_of(person, "documents")) + 1, max(posted, default=-1) + 1)
+        contacts = max(len(_rows_of(person, "contacts")) + 1, max(posted, default=-1) + 1)
         self.document_rows = min(documents, MAX_ROWS)
         self.contact_rows = min(contacts, MAX_ROWS)
         for i in range(self.document_rows):
@@ -536,10 +546,12 @@ class IdentityEditForm(forms.Form):
             "languages": list(person.languages),
             "address": person.address,
         }
-        for i, doc in enumerate(person.documents[:MAX_ROWS]):
+        documents: list[dict[str, Any]] = list(_rows_of(person, "documents"))
+        contacts: list[dict[str, Any]] = list(_rows_of(person, "contacts"))
+        for i, doc in enumerate(documents[:MAX_ROWS]):
             initial[f"doc_type_{i}"] = doc.get("type", "")
             initial[f"doc_number_{i}"] = doc.get("number", "")
-        for i, contact in enumerate(person.contacts[:MAX_ROWS]):
+        for i, contact in enumerate(contacts[:MAX_ROWS]):
             initial[f"contact_kind_{i}"] = contact.get("kind", "")
             initial[f"contact_value_{i}"] = contact.get("value", "")
         return initial

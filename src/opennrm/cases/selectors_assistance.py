@@ -414,6 +414,7 @@ def attachments_section(*, access: Access, actor: User, case: Case) -> Attachmen
 class CompensationSection:
     rule: CompensationRule | None  # None: the profile has no state compensation
     compensation: Compensation | None
+    granted: bool  # the victim status is granted (the condition of the compensation)
     can_approve: bool
     can_pay: bool
 
@@ -421,16 +422,15 @@ class CompensationSection:
 def compensation_section(*, access: Access, case: Case) -> CompensationSection:
     rule = active_profile().compensation
     if rule is None:
-        return CompensationSection(rule=None, compensation=None, can_approve=False, can_pay=False)
+        return CompensationSection(rule=None, compensation=None, granted=False, can_approve=False, can_pay=False)
     compensation = Compensation.objects.filter(case=case).first()
     allowed = can_do(access, Perm.COMPENSATION_APPROVE, case)
+    granted = case.trafficking_status == TraffickingStatus.ACTUAL
     return CompensationSection(
         rule=rule,
         compensation=compensation,
-        can_approve=allowed
-        and compensation is None
-        and rule.amount is not None
-        and case.trafficking_status == TraffickingStatus.ACTUAL,
+        granted=granted,
+        can_approve=allowed and compensation is None and rule.amount is not None and granted,
         can_pay=allowed and compensation is not None and compensation.paid_at is None,
     )
 

@@ -67,17 +67,18 @@ class UserRefSerializer(serializers.Serializer[Any]):
 
 
 class IdentifyingFieldsMixin:
-    """Drops the fields in `identifying` unless the view put `identity=True` in the context (after auditing)."""
+    """Leaves out the fields in `identifying` (they are not even read from the object) unless the view put
+    `identity=True` in the context, which it does only for a user who may read the identity of the case and
+    after recording the read in the audit log. The schema still documents them, as optional."""
 
     identifying: tuple[str, ...] = ()
     context: dict[str, Any]
 
-    def to_representation(self, instance: Any) -> dict[str, Any]:
-        data: dict[str, Any] = super().to_representation(instance)  # type: ignore[misc]
-        if not self.context.get("identity", False):
-            for name in self.identifying:
-                data.pop(name, None)
-        return data
+    @property
+    def _readable_fields(self) -> list[serializers.Field]:
+        shown = self.context.get("identity", False) is True
+        fields: list[serializers.Field] = super()._readable_fields  # type: ignore[misc]
+        return [field for field in fields if shown or field.field_name not in self.identifying]
 
 
 # --- cases ----------------------------------------------------------------------------------------------
@@ -93,7 +94,9 @@ class CaseListSerializer(serializers.ModelSerializer[Case]):
     decision_deadline = serializers.DateTimeField(
         read_only=True, allow_null=True, help_text="Deadline of the open decision request, if any."
     )
-    overdue = serializers.BooleanField(read_only=True, help_text="The open decision request is past its deadline.")
+    overdue = serializers.BooleanField(
+        read_only=True, help_text="The open decision request is past its deadline."
+    )
 
     class Meta:
         model = Case
@@ -128,15 +131,12 @@ class TraffickingEventSerializer(serializers.ModelSerializer[TraffickingEvent]):
         fields = ["id", "type", "country", "place", "date"]  # `details` is free text: not here
 
 
-class DecisionSerializer(IdentifyingFieldsMixin, serializers.ModelSerializer[Decision]):
-    """A request for an identification decision and its outcome. `reasons` only with identity access."""
-
-    identifying = ("reasons",)
+class DecisionSerializer(serializers.ModelSerializer[Decision]):
+    """A request for an identification decision and its outcome (the reasons are free text: not here)."""
 
     id = serializers.CharField(source="public_id", read_only=True)
     case = serializers.CharField(source="case.public_id", read_only=True)
     appeal_of = serializers.CharField(source="appeal_of.public_id", read_only=True, allow_null=True)
-    reasons = serializers.CharField(read_only=True, required=False)
 
     class Meta:
         model = Decision
@@ -153,10 +153,8 @@ class DecisionSerializer(IdentifyingFieldsMixin, serializers.ModelSerializer[Dec
             "decided_at",
             "members",
             "valid_until",
-            "reasons",
         ]
         read_only_fields = fields
-
 
 
 class CompensationSerializer(serializers.ModelSerializer[Compensation]):
@@ -175,7 +173,9 @@ class CaseDetailSerializer(CaseListSerializer):
     case_worker = UserRefSerializer(read_only=True, allow_null=True)
     sex = serializers.CharField(source="person_sex", read_only=True)
     citizenship = serializers.CharField(source="person_citizenship", read_only=True)
-    languages = serializers.ListField(child=serializers.CharField(), source="person_languages", read_only=True)
+    languages = serializers.ListField(
+        child=serializers.CharField(), source="person_languages", read_only=True
+    )
     events = TraffickingEventSerializer(many=True, read_only=True)
     decisions = DecisionSerializer(many=True, read_only=True)
     compensation = CompensationSerializer(read_only=True, allow_null=True)
@@ -210,7 +210,6 @@ class CaseDetailSerializer(CaseListSerializer):
         read_only_fields = fields
 
 
-
 class IdentitySerializer(serializers.Serializer[Any]):
     """IDENTIFYING. The person's identity and the case's free text; each read is audited with its field names."""
 
@@ -218,8 +217,12 @@ class IdentitySerializer(serializers.Serializer[Any]):
     family_name = serializers.CharField(required=False)
     other_names = serializers.ListField(child=serializers.CharField(), required=False)
     date_of_birth = serializers.DateField(required=False, allow_null=True)
-    documents = serializers.ListField(child=serializers.DictField(child=serializers.CharField()), required=False)
-    contacts = serializers.ListField(child=serializers.DictField(child=serializers.CharField()), required=False)
+    documents = serializers.ListField(
+        child=serializers.DictField(child=serializers.CharField()), required=False
+    )
+    contacts = serializers.ListField(
+        child=serializers.DictField(child=serializers.CharField()), required=False
+    )
     address = serializers.CharField(required=False)
     narrative = serializers.CharField(required=False)
     guardian = serializers.CharField(required=False)
@@ -236,7 +239,9 @@ class IntakeSerializer(serializers.Serializer[Any]):
     citizenship = serializers.CharField(max_length=2, required=False, allow_blank=True, default="")
     languages = serializers.ListField(child=serializers.CharField(max_length=8), required=False, default=list)
     phone = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
-    document_type = serializers.ChoiceField(choices=DocumentType.choices, required=False, allow_blank=True, default="")
+    document_type = serializers.ChoiceField(
+        choices=DocumentType.choices, required=False, allow_blank=True, default=""
+    )
     document_number = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
     first_contact_date = serializers.DateField(required=False, allow_null=True, default=None)
     region = serializers.CharField(max_length=10, required=False, allow_blank=True, default="")
@@ -247,7 +252,9 @@ class IntakeSerializer(serializers.Serializer[Any]):
     narrative = serializers.CharField(required=False, allow_blank=True, default="")
     guardian = serializers.CharField(required=False, allow_blank=True, default="")
     owning_agency = serializers.SlugRelatedField(
-        slug_field="public_id", queryset=Agency.objects.filter(is_active=True), help_text="Agency that runs the case."
+        slug_field="public_id",
+        queryset=Agency.objects.filter(is_active=True),
+        help_text="Agency that runs the case.",
     )
     referring_agency = serializers.CharField(
         required=False,
@@ -309,11 +316,16 @@ class CaseFilterSerializer(serializers.Serializer[Any]):
     """Query parameters of the case list. Identity is never searched here (see POST /cases/search/)."""
 
     status = serializers.ChoiceField(choices=CaseStatus.choices, required=False)
-    form = serializers.ChoiceField(choices=EXPLOITATION_FORMS, required=False, help_text="Form of exploitation.")
+    form = serializers.ChoiceField(
+        choices=EXPLOITATION_FORMS, required=False, help_text="Form of exploitation."
+    )
     region = serializers.CharField(required=False)
     child = serializers.BooleanField(required=False, allow_null=True, default=None)
     overdue = serializers.BooleanField(
-        required=False, allow_null=True, default=None, help_text="Has an open decision request past its deadline."
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="Has an open decision request past its deadline.",
     )
     agency = serializers.CharField(required=False, help_text="Public id of the owning agency.")
     reference = serializers.CharField(required=False, help_text="Beginning of the reference, e.g. GE-2026-0.")
@@ -324,13 +336,19 @@ class CaseSearchSerializer(serializers.Serializer[Any]):
 
     name = serializers.CharField(required=False, allow_blank=True, default="", help_text="Full name.")
     date_of_birth = serializers.DateField(required=False, allow_null=True, default=None)
-    document = serializers.CharField(required=False, allow_blank=True, default="", help_text="Document number.")
+    document = serializers.CharField(
+        required=False, allow_blank=True, default="", help_text="Document number."
+    )
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if not attrs["name"].strip() and not attrs["document"].strip():
-            raise serializers.ValidationError({"name": [serializers.Field.default_error_messages["required"]]})
+            raise serializers.ValidationError(
+                {"name": [serializers.Field.default_error_messages["required"]]}
+            )
         if attrs["date_of_birth"] and not attrs["name"].strip():
-            raise serializers.ValidationError({"name": [serializers.Field.default_error_messages["required"]]})
+            raise serializers.ValidationError(
+                {"name": [serializers.Field.default_error_messages["required"]]}
+            )
         return attrs
 
 
@@ -362,7 +380,9 @@ class CaseUpdateSerializer(serializers.Serializer[Any]):
     case_worker = serializers.CharField(
         required=False, allow_null=True, help_text="Public id of a case worker of the owning agency, or null."
     )
-    exploitation_forms = serializers.ListField(child=serializers.ChoiceField(choices=EXPLOITATION_FORMS), required=False)
+    exploitation_forms = serializers.ListField(
+        child=serializers.ChoiceField(choices=EXPLOITATION_FORMS), required=False
+    )
 
 
 class DocumentSerializer(serializers.Serializer[Any]):
@@ -411,12 +431,21 @@ class ConsentSerializer(IdentifyingFieldsMixin, serializers.ModelSerializer[Cons
     agency = AgencyRefSerializer(read_only=True, allow_null=True)
     recorded_by = serializers.CharField(source="recorded_by.username", read_only=True)
     recorded_at = serializers.DateTimeField(source="created_at", read_only=True)
-    justification = serializers.CharField(read_only=True, required=False)
+    justification = serializers.CharField(required=False)
 
     class Meta:
         model = Consent
-        fields = ["id", "purpose", "agency", "basis", "given", "recorded_by", "recorded_at", "withdrawn_at",
-                  "justification"]
+        fields = [
+            "id",
+            "purpose",
+            "agency",
+            "basis",
+            "given",
+            "recorded_by",
+            "recorded_at",
+            "withdrawn_at",
+            "justification",
+        ]
         read_only_fields = fields
 
 
@@ -440,14 +469,14 @@ class ConsentInputSerializer(serializers.Serializer[Any]):
 
 class IndicatorSerializer(serializers.Serializer[Any]):
     id = serializers.CharField()
-    label = serializers.CharField()
+    label = serializers.CharField()  # type: ignore[assignment]
     strength = serializers.CharField(allow_null=True)
     description = serializers.CharField(allow_null=True)
 
 
 class DimensionSerializer(serializers.Serializer[Any]):
     id = serializers.CharField()
-    label = serializers.CharField()
+    label = serializers.CharField()  # type: ignore[assignment]
     kind = serializers.CharField(allow_null=True)
     indicators = IndicatorSerializer(many=True)
 
@@ -473,7 +502,9 @@ class InstrumentSerializer(serializers.Serializer[Any]):
     publisher = serializers.CharField()
     year = serializers.IntegerField()
     verification = VerificationSerializer()
-    rule = serializers.CharField(help_text="`dimensions` (ILO–EC) or `count` (threshold chosen by the country).")
+    rule = serializers.CharField(
+        help_text="`dimensions` (ILO-EC) or `count` (threshold chosen by the country)."
+    )
     lists = InstrumentListSerializer(many=True)
 
 
@@ -481,7 +512,7 @@ class EvaluateInputSerializer(serializers.Serializer[Any]):
     instrument_id = serializers.CharField(max_length=64)
     instrument_version = serializers.CharField(max_length=32)
     list_id = serializers.CharField(max_length=64)
-    found = serializers.ListField(child=serializers.CharField(max_length=64), allow_empty=True)
+    found = serializers.ListField(child=serializers.CharField(max_length=200), allow_empty=True)
 
 
 class ScreeningInputSerializer(EvaluateInputSerializer):
@@ -490,13 +521,13 @@ class ScreeningInputSerializer(EvaluateInputSerializer):
 
 class FoundIndicatorSerializer(serializers.Serializer[Any]):
     id = serializers.CharField()
-    label = serializers.CharField()
+    label = serializers.CharField()  # type: ignore[assignment]
     strength = serializers.CharField(allow_null=True)
 
 
 class DimensionResultSerializer(serializers.Serializer[Any]):
     id = serializers.CharField()
-    label = serializers.CharField()
+    label = serializers.CharField()  # type: ignore[assignment]
     kind = serializers.CharField(allow_null=True)
     indicators_loaded = serializers.IntegerField()
     found = FoundIndicatorSerializer(many=True)
@@ -535,12 +566,22 @@ class ScreeningSerializer(IdentifyingFieldsMixin, serializers.ModelSerializer[Sc
     id = serializers.CharField(source="public_id", read_only=True)
     screened_by = serializers.CharField(source="screened_by.username", read_only=True)
     result = ScreeningResultSerializer(read_only=True)
-    notes = serializers.CharField(read_only=True, required=False)
+    notes = serializers.CharField(required=False)
 
     class Meta:
         model = Screening
-        fields = ["id", "instrument_id", "instrument_version", "list_id", "found", "conclusion", "result",
-                  "screened_by", "created_at", "notes"]
+        fields = [
+            "id",
+            "instrument_id",
+            "instrument_version",
+            "list_id",
+            "found",
+            "conclusion",
+            "result",
+            "screened_by",
+            "created_at",
+            "notes",
+        ]
         read_only_fields = fields
 
 
@@ -548,7 +589,9 @@ class ScreeningSerializer(IdentifyingFieldsMixin, serializers.ModelSerializer[Sc
 
 
 class DecisionRequestInputSerializer(serializers.Serializer[Any]):
-    route = serializers.CharField(max_length=40, help_text="Key of an identification authority of the profile.")
+    route = serializers.CharField(
+        max_length=40, help_text="Key of an identification authority of the profile."
+    )
 
 
 class DecideInputSerializer(serializers.Serializer[Any]):
@@ -578,8 +621,8 @@ class PlanItemSerializer(IdentifyingFieldsMixin, serializers.ModelSerializer[Sup
     identifying = ("objective", "action")
 
     id = serializers.CharField(source="public_id", read_only=True)
-    objective = serializers.CharField(read_only=True, required=False)
-    action = serializers.CharField(read_only=True, required=False)
+    objective = serializers.CharField(required=False)
+    action = serializers.CharField(required=False)
 
     class Meta:
         model = SupportPlanItem
@@ -658,4 +701,3 @@ class TimelineEventSerializer(serializers.ModelSerializer[CaseEvent]):
 
     def get_agency(self, event: CaseEvent) -> str | None:
         return event.agency.name if event.agency else None
-

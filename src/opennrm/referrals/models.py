@@ -66,7 +66,10 @@ class ServiceType(BaseModel):
     needs = models.JSONField(_("data the provider needs"), default=list, blank=True)
     # Kinds of agency that can provide the service (AgencyKind values); empty: any kind.
     provider_kinds = models.JSONField(
-        _("kinds of agency that provide it"), default=list, blank=True, help_text=_("Empty: any kind of agency")
+        _("kinds of agency that provide it"),
+        default=list,
+        blank=True,
+        help_text=_("Empty: any kind of agency"),
     )
     is_active = models.BooleanField(_("active"), default=True)
 
@@ -74,7 +77,9 @@ class ServiceType(BaseModel):
         verbose_name = _("service")
         verbose_name_plural = _("services")
         ordering = ["category", "code"]
-        constraints = [models.UniqueConstraint(fields=["country", "code"], name="referrals_service_unique_code")]
+        constraints = [
+            models.UniqueConstraint(fields=["country", "code"], name="referrals_service_unique_code")
+        ]
 
     def __str__(self) -> str:
         return self.name
@@ -93,13 +98,17 @@ class ServiceType(BaseModel):
     def clean(self) -> None:
         errors: dict[str, Any] = {}
         if not isinstance(self.needs, list) or any(n not in PROVIDER_FIELDS for n in self.needs):
-            errors["needs"] = _("Use a list of these field names: %(names)s") % {"names": ", ".join(PROVIDER_FIELDS)}
-        if not isinstance(self.provider_kinds, list) or any(k not in AgencyKind.values for k in self.provider_kinds):
+            errors["needs"] = _("Use a list of these field names: %(names)s") % {
+                "names": ", ".join(PROVIDER_FIELDS)
+            }
+        if not isinstance(self.provider_kinds, list) or any(
+            k not in AgencyKind.values for k in self.provider_kinds
+        ):
             errors["provider_kinds"] = _("Use a list of these agency kinds: %(kinds)s") % {
                 "kinds": ", ".join(AgencyKind.values)
             }
         if not isinstance(self.names, dict) or not self.names.get("en"):
-            errors["names"] = _("Give at least the English name, as {\"en\": \"...\"}.")
+            errors["names"] = _('Give at least the English name, as {"en": "..."}.')
         if errors:
             raise ValidationError(errors)
 
@@ -117,16 +126,22 @@ ACTIVE_STATUSES = (ReferralStatus.PENDING, ReferralStatus.ACCEPTED)
 
 class Referral(BaseModel):
     case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="service_referrals")
-    service = models.ForeignKey(ServiceType, on_delete=models.PROTECT, related_name="referrals", verbose_name=_("service"))
+    service = models.ForeignKey(
+        ServiceType, on_delete=models.PROTECT, related_name="referrals", verbose_name=_("service")
+    )
     from_agency = models.ForeignKey(Agency, on_delete=models.PROTECT, related_name="referrals_sent")
     to_agency = models.ForeignKey(
         Agency, on_delete=models.PROTECT, related_name="referrals_received", verbose_name=_("to agency")
     )
-    status = models.CharField(_("status"), max_length=12, choices=ReferralStatus.choices, default=ReferralStatus.PENDING)
+    status = models.CharField(
+        _("status"), max_length=12, choices=ReferralStatus.choices, default=ReferralStatus.PENDING
+    )
     reason = EncryptedTextField(_("what is needed"), blank=True)
     consent = models.ForeignKey(Consent, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
     # Set only when the referral went ahead without the person's consent, on a lawful basis (audited).
-    override_basis = models.CharField(_("basis without consent"), max_length=24, blank=True, choices=ConsentBasis.choices)
+    override_basis = models.CharField(
+        _("basis without consent"), max_length=24, blank=True, choices=ConsentBasis.choices
+    )
     override_justification = EncryptedTextField(_("justification"), blank=True)
     created_by = models.ForeignKey(USER, on_delete=models.PROTECT, related_name="+")
     responded_by = models.ForeignKey(USER, on_delete=models.PROTECT, null=True, blank=True, related_name="+")

@@ -18,7 +18,8 @@ from django.db.models import Q, QuerySet
 from opennrm.accounts.access import Access, access_for
 from opennrm.accounts.models import Agency, User
 from opennrm.accounts.roles import Perm, Scope
-from opennrm.cases.models import Case
+from opennrm.cases.choices import ConsentPurpose
+from opennrm.cases.models import Case, Consent
 from opennrm.cases.selectors import _scope_filter, can_do
 from opennrm.cases.services import read_identity
 from opennrm.core import audit
@@ -45,6 +46,7 @@ __all__ = [
     "inbox",
     "provider_agencies",
     "provider_view",
+    "referral_consents",
     "referrals_visible_to",
     "sending_agencies",
     "services_for",
@@ -81,16 +83,6 @@ def referrals_visible_to(access: Access) -> QuerySet[Referral]:
     return Referral.objects.filter(combined).select_related(*_RELATED)
 
 
-# Inbox order: what needs an answer first, then what is under way, then the rest.
-_STATUS_ORDER = [
-    ReferralStatus.PENDING,
-    ReferralStatus.ACCEPTED,
-    ReferralStatus.COMPLETED,
-    ReferralStatus.DECLINED,
-    ReferralStatus.WITHDRAWN,
-]
-
-
 def inbox(access: Access, *, status: str | None = None) -> QuerySet[Referral]:
     """Referrals received by the agencies where the user may respond to referrals; one status, or all."""
     agencies = access.agency_ids_with(Perm.REFERRAL_RESPOND)
@@ -102,12 +94,15 @@ def inbox(access: Access, *, status: str | None = None) -> QuerySet[Referral]:
     return referrals.order_by("-created_at")
 
 
-def inbox_by_status(access: Access) -> list[tuple[ReferralStatus, list[Referral]]]:
-    """The inbox grouped by status, pending first; statuses with nothing in them are left out."""
-    grouped: dict[str, list[Referral]] = {}
-    for referral in inbox(access):
-        grouped.setdefault(referral.status, []).append(referral)
-    return [(s, grouped[s.value]) for s in _STATUS_ORDER if s.value in grouped]
+def referral_consents(case: Case) -> QuerySet[Consent]:
+    """The person's standing consents to a referral, one per agency they agreed to be referred to."""
+    return (
+        Consent.objects.filter(
+            case=case, purpose=ConsentPurpose.REFERRAL, given=True, withdrawn_at__isnull=True
+        )
+        .select_related("agency")
+        .order_by("agency__name")
+    )
 
 
 def services_for(country: str) -> QuerySet[ServiceType]:
@@ -189,6 +184,8 @@ def provider_view(*, actor: User, referral: Referral) -> dict[str, Any]:
     fields with "case.read" on the case, both naming the fields shown. Raises PermissionDenied unless the actor
     is on the providing side of a pending or accepted referral.
     """
+    # Re-read: a status changed since the caller loaded the referral must close the view.
+    referral = Referral.objects.select_related("case__person", "service").get(pk=referral.pk)
     if not can_see_person(access_for(actor), referral):
         raise PermissionDenied
     case = referral.case
@@ -200,7 +197,10 @@ def provider_view(*, actor: User, referral: Referral) -> dict[str, Any]:
     case_fields = [name for name in needs if name in CASE_FIELDS]
     if case_fields:
         audit.record_read(
-            actor=actor, target=case, fields=case_fields, action="case.read",
+            actor=actor,
+            target=case,
+            fields=case_fields,
+            action="case.read",
             details={"referral": referral.public_id},
         )
         for name in case_fields:

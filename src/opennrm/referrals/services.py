@@ -46,19 +46,24 @@ def _check_override(case: Case, basis: str, justification: str) -> None:
         raise DomainError(_("Unknown basis for a referral without consent."), code="invalid_basis")
     if basis in CHILD_BASES and not case.is_child:
         raise DomainError(
-            _("Only a child can be referred on this basis: an adult is referred with their consent, or where "
-              "the law requires it."),
+            _(
+                "Only a child can be referred on this basis: an adult is referred with their consent, or where "
+                "the law requires it."
+            ),
             code="invalid_basis",
         )
     if basis == ConsentBasis.GUARDIAN and not case.guardian.strip():
         raise DomainError(
-            _("No guardian is recorded on this case: record the guardian first, or refer in the best interests "
-              "of the child."),
+            _(
+                "No guardian is recorded on this case: record the guardian first, or refer in the best interests "
+                "of the child."
+            ),
             code="guardian_required",
         )
     if basis == ConsentBasis.LEGAL_OBLIGATION and not justification.strip():
         raise DomainError(
-            _("Say which legal provision requires this referral without consent."), code="justification_required"
+            _("Say which legal provision requires this referral without consent."),
+            code="justification_required",
         )
 
 
@@ -75,7 +80,9 @@ def _notify_providers(referral: Referral) -> None:
     roles = [role for role, perms in ROLE_PERMISSIONS.items() if Perm.REFERRAL_RESPOND in perms]
     recipients = {
         m.user_id: m.user
-        for m in Membership.objects.active().filter(agency=referral.to_agency, role__in=roles).select_related("user")
+        for m in Membership.objects.active()
+        .filter(agency=referral.to_agency, role__in=roles)
+        .select_related("user")
     }
     url = reverse("referrals:detail", kwargs={"public_id": referral.public_id})
     Alert.objects.bulk_create(
@@ -84,7 +91,10 @@ def _notify_providers(referral: Referral) -> None:
                 recipient=user,
                 kind="referral_received",
                 # Names only by reference and service, in the recipient's language: no identifying data.
-                params={"reference": referral.case.reference, "service": referral.service.name_in(user.preferred_language)},
+                params={
+                    "reference": referral.case.reference,
+                    "service": referral.service.name_in(user.preferred_language),
+                },
                 url=url,
             )
             for user in recipients.values()
@@ -111,7 +121,9 @@ def refer_to_service(
     if case.status == CaseStatus.CLOSED:
         raise DomainError(_("A closed case cannot be referred. Reopen it first."), code="closed")
     if not service.is_active or service.country != case.country:
-        raise DomainError(_("This service is not in the catalogue of the case's country."), code="unknown_service")
+        raise DomainError(
+            _("This service is not in the catalogue of the case's country."), code="unknown_service"
+        )
     if not to_agency.is_active or to_agency.country != case.country:
         raise DomainError(_("Choose an active agency of the case's country."), code="invalid_agency")
     if to_agency.pk == from_agency.pk:
@@ -122,7 +134,9 @@ def refer_to_service(
             % {"agency": to_agency.name, "kind": to_agency.get_kind_display(), "service": service.name},
             code="invalid_agency",
         )
-    if Referral.objects.filter(case=case, service=service, to_agency=to_agency, status__in=ACTIVE_STATUSES).exists():
+    if Referral.objects.filter(
+        case=case, service=service, to_agency=to_agency, status__in=ACTIVE_STATUSES
+    ).exists():
         raise DomainError(
             _("This case already has an open referral to this agency for this service."), code="duplicate"
         )
@@ -130,8 +144,10 @@ def refer_to_service(
     if consent is None:
         if not override_basis:
             raise DomainError(
-                _("The person has not consented to a referral to %(agency)s. Record their consent first, or give "
-                  "the basis in law for referring without it.")
+                _(
+                    "The person has not consented to a referral to %(agency)s. Record their consent first, or give "
+                    "the basis in law for referring without it."
+                )
                 % {"agency": to_agency.name},
                 code="consent_required",
             )
@@ -163,13 +179,29 @@ def refer_to_service(
     }
     if consent is None:
         audit.record(
-            actor=actor, action="referral.consent_override", target=case, agency=from_agency,
+            actor=actor,
+            action="referral.consent_override",
+            target=case,
+            agency=from_agency,
             details={**details, "basis": override_basis, "child": case.is_child},
         )
-    audit.record(actor=actor, action="referral.sent", target=referral, agency=from_agency,
-                 details={**details, "case": case.reference, "basis": override_basis or ConsentBasis.CONSENT})
-    _event(case, actor, "referral_sent", agency=from_agency, referral=referral.public_id, service=service.code,
-           to_agency=to_agency.name, basis=override_basis or ConsentBasis.CONSENT)
+    audit.record(
+        actor=actor,
+        action="referral.sent",
+        target=referral,
+        agency=from_agency,
+        details={**details, "case": case.reference, "basis": override_basis or ConsentBasis.CONSENT},
+    )
+    _event(
+        case,
+        actor,
+        "referral_sent",
+        agency=from_agency,
+        referral=referral.public_id,
+        service=service.code,
+        to_agency=to_agency.name,
+        basis=override_basis or ConsentBasis.CONSENT,
+    )
     _notify_providers(referral)
     return referral
 
@@ -192,8 +224,14 @@ def accept_referral(*, actor: User, referral: Referral) -> Referral:
     referral.responded_at = timezone.now()
     referral.save(update_fields=["status", "responded_by", "responded_at", "updated_at"])
     audit.record(actor=actor, action="referral.accepted", target=referral, agency=referral.to_agency)
-    _event(referral.case, actor, "referral_accepted", agency=referral.to_agency, referral=referral.public_id,
-           service=referral.service.code)
+    _event(
+        referral.case,
+        actor,
+        "referral_accepted",
+        agency=referral.to_agency,
+        referral=referral.public_id,
+        service=referral.service.code,
+    )
     return referral
 
 
@@ -201,8 +239,10 @@ def accept_referral(*, actor: User, referral: Referral) -> Referral:
 def decline_referral(*, actor: User, referral: Referral, reason: str) -> Referral:
     referral = _respond(actor, referral, ReferralStatus.DECLINED)
     if not reason.strip():
-        raise DomainError(_("Say why the referral is declined, so the sender can look for another provider."),
-                          code="required")
+        raise DomainError(
+            _("Say why the referral is declined, so the sender can look for another provider."),
+            code="required",
+        )
     referral.status = ReferralStatus.DECLINED
     referral.responded_by = actor
     referral.responded_at = timezone.now()
@@ -210,8 +250,14 @@ def decline_referral(*, actor: User, referral: Referral, reason: str) -> Referra
     referral.save(update_fields=["status", "responded_by", "responded_at", "decline_reason", "updated_at"])
     audit.record(actor=actor, action="referral.declined", target=referral, agency=referral.to_agency)
     # The reason is free text: it stays on the referral (encrypted), not on the timeline.
-    _event(referral.case, actor, "referral_declined", agency=referral.to_agency, referral=referral.public_id,
-           service=referral.service.code)
+    _event(
+        referral.case,
+        actor,
+        "referral_declined",
+        agency=referral.to_agency,
+        referral=referral.public_id,
+        service=referral.service.code,
+    )
     return referral
 
 
@@ -221,10 +267,21 @@ def complete_referral(*, actor: User, referral: Referral) -> Referral:
     referral.status = ReferralStatus.COMPLETED
     referral.completed_at = timezone.now()
     referral.save(update_fields=["status", "completed_at", "updated_at"])
-    audit.record(actor=actor, action="referral.completed", target=referral, agency=referral.to_agency,
-                 details={"deliveries": referral.deliveries.count()})
-    _event(referral.case, actor, "referral_completed", agency=referral.to_agency, referral=referral.public_id,
-           service=referral.service.code)
+    audit.record(
+        actor=actor,
+        action="referral.completed",
+        target=referral,
+        agency=referral.to_agency,
+        details={"deliveries": referral.deliveries.count()},
+    )
+    _event(
+        referral.case,
+        actor,
+        "referral_completed",
+        agency=referral.to_agency,
+        referral=referral.public_id,
+        service=referral.service.code,
+    )
     return referral
 
 
@@ -239,8 +296,14 @@ def withdraw_referral(*, actor: User, referral: Referral) -> Referral:
     referral.withdrawn_at = timezone.now()
     referral.save(update_fields=["status", "withdrawn_at", "updated_at"])
     audit.record(actor=actor, action="referral.withdrawn", target=referral)
-    _event(referral.case, actor, "referral_withdrawn", referral=referral.public_id, service=referral.service.code,
-           to_agency=referral.to_agency.name)
+    _event(
+        referral.case,
+        actor,
+        "referral_withdrawn",
+        referral=referral.public_id,
+        service=referral.service.code,
+        to_agency=referral.to_agency.name,
+    )
     return referral
 
 
@@ -263,12 +326,27 @@ def record_delivery(
     if end_date is not None and end_date < start_date:
         raise DomainError(_("The end date cannot be before the start date."), code="invalid_dates")
     delivery = ServiceDelivery.objects.create(
-        referral=referral, start_date=start_date, end_date=end_date, description=description.strip(),
+        referral=referral,
+        start_date=start_date,
+        end_date=end_date,
+        description=description.strip(),
         recorded_by=actor,
     )
     dates = {"start": start_date.isoformat(), "end": end_date.isoformat() if end_date else ""}
-    audit.record(actor=actor, action="referral.service_delivered", target=referral, agency=referral.to_agency,
-                 details={"delivery": delivery.public_id, **dates})
-    _event(referral.case, actor, "service_delivered", agency=referral.to_agency, referral=referral.public_id,
-           service=referral.service.code, **dates)
+    audit.record(
+        actor=actor,
+        action="referral.service_delivered",
+        target=referral,
+        agency=referral.to_agency,
+        details={"delivery": delivery.public_id, **dates},
+    )
+    _event(
+        referral.case,
+        actor,
+        "service_delivered",
+        agency=referral.to_agency,
+        referral=referral.public_id,
+        service=referral.service.code,
+        **dates,
+    )
     return delivery

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from django.test import Client
 from django.utils import timezone
 
 from opennrm.accounts.models import Agency, AgencyKind, Membership
@@ -58,8 +59,6 @@ def test_an_expired_administrator_membership_grants_no_admin():
 def test_the_admin_requires_the_two_factor_login():
     response = logged_in_client(member(Role.ADMINISTRATOR)).get("/admin/")
     assert response.status_code == 200
-    from django.test import Client
-
     response = Client().get("/admin/")
     assert response.status_code == 302
     assert response["Location"].startswith("/accounts/login/")
@@ -104,7 +103,13 @@ def test_an_agency_added_in_the_admin_is_audited():
     client = logged_in_client(admin)
     response = client.post(
         "/admin/accounts/agency/add/",
-        {"name": "New Hotline", "kind": AgencyKind.HOTLINE, "country": "GE", "is_active": "on", "_save": "Save"},
+        {
+            "name": "New Hotline",
+            "kind": AgencyKind.HOTLINE,
+            "country": "GE",
+            "is_active": "on",
+            "_save": "Save",
+        },
     )
     assert response.status_code == 302
     agency = Agency.objects.get(name="New Hotline")

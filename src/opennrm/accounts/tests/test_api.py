@@ -191,7 +191,9 @@ def test_the_api_is_read_only_for_agencies():
     user = member(Role.ADMINISTRATOR, agency=agency)
     client = api(create_token_on_profile(logged_in_client(user)))
     response = client.patch(
-        f"/api/v1/agencies/{agency.public_id}/", data=json.dumps({"name": "Renamed"}), content_type="application/json"
+        f"/api/v1/agencies/{agency.public_id}/",
+        data=json.dumps({"name": "Renamed"}),
+        content_type="application/json",
     )
     assert response.status_code == 405
     agency.refresh_from_db()

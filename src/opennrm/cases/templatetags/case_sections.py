@@ -21,6 +21,7 @@ from opennrm.cases import forms_assistance
 from opennrm.cases import screening as instruments
 from opennrm.cases import selectors_assistance as sections
 from opennrm.cases.models import Case
+from opennrm.core.profiles import active_profile
 
 register = template.Library()
 
@@ -73,6 +74,12 @@ def closure_info(context: template.Context, case: Case) -> sections.ClosureSecti
     return sections.closure_section(access=_access(context), case=case)
 
 
+@register.simple_tag
+def profile_zone() -> str:
+    """The time zone of the country profile: deadlines are shown in the country's local time."""
+    return active_profile().time_zone
+
+
 # --- forms ------------------------------------------------------------------------------------------------
 
 _BLANK_FORMS: dict[str, type[BaseForm]] = {
@@ -97,24 +104,23 @@ def blank_form(kind: str, suffix: str = "") -> BaseForm:
 
 @register.simple_tag
 def error_summary(form: BaseForm | None) -> SafeString:
-    """A summary of the form's errors at the top of the form, each field's errors linked to the field."""
+    """A summary of the field errors at the top of the form, each linked to its field. Errors of the form as a
+    whole (a rule of the mechanism that refused the act) are shown by the form itself, once."""
     if form is None or not form.errors:
         return SafeString("")
-    items: list[tuple[str, ...]] = [(str(e),) for e in form.non_field_errors()]
     links = []
     for name, errors in form.errors.items():
-        if name == "__all__" or name not in form.fields:
+        if name not in form.fields:
             continue
         bound = form[name]
         for error in errors:
             links.append((bound.id_for_label or bound.auto_id, f"{bound.label}: {error}"))
-    body = format_html_join("", "<li>{}</li>", items) + format_html_join(
-        "", '<li><a href="#{}">{}</a></li>', links
-    )
+    if not links:
+        return SafeString("")
     return format_html(
-        '<div class="error-summary" role="alert" tabindex="-1"><h2>{}</h2><ul>{}</ul></div>',
+        '<div class="error-summary" role="alert"><h2>{}</h2><ul>{}</ul></div>',
         _("There is a problem"),
-        body,
+        format_html_join("", '<li><a href="#{}">{}</a></li>', links),
     )
 
 
@@ -162,18 +168,22 @@ def dimension_explanation(dimension: instruments.DimensionResult, result: instru
         return _("No indicators are loaded for this dimension: it cannot be assessed.")
     if not isinstance(rule, instruments.DimensionsRule) or dimension.positive is None:
         return ngettext("%(count)d indicator found.", "%(count)d indicators found.", found) % {"count": found}
-    if dimension.positive and dimension.combination is not None:
-        return _("Positive: %(combination)s found.") % {"combination": _combination_text(dimension.combination)}
     counts = dimension.counts
+    found_text = ", ".join(
+        text % {"count": counts.get(strength, 0)}
+        for strength, text in (
+            ("strong", _("%(count)d strong")),
+            ("medium", _("%(count)d medium")),
+            ("weak", _("%(count)d weak")),
+        )
+    )
+    if dimension.positive and dimension.combination is not None:
+        return _("Positive: %(found)s found, which meets “%(combination)s”.") % {
+            "found": found_text,
+            "combination": _combination_text(dimension.combination),
+        }
     return _("Not positive: %(found)s found; a dimension is positive with one of: %(options)s.") % {
-        "found": ", ".join(
-            text % {"count": counts.get(strength, 0)}
-            for strength, text in (
-                ("strong", _("%(count)d strong")),
-                ("medium", _("%(count)d medium")),
-                ("weak", _("%(count)d weak")),
-            )
-        ),
+        "found": found_text,
         "options": "; ".join(_combination_text(c) for c in rule.combinations),
     }
 

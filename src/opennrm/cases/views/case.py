@@ -35,7 +35,13 @@ from opennrm.cases.choices import (
 from opennrm.cases.forms import CONTACT_KINDS, YES, CaseEditForm, ConsentForm, IdentityEditForm
 from opennrm.cases.models import Case, CaseEvent, Consent, Decision, Person
 from opennrm.cases.selectors import IDENTITY_FIELDS, can_edit, can_read_identity
-from opennrm.cases.services import read_identity, record_consent, update_case, update_identity, withdraw_consent
+from opennrm.cases.services import (
+    read_identity,
+    record_consent,
+    update_case,
+    update_identity,
+    withdraw_consent,
+)
 from opennrm.cases.views.common import access_of, get_case
 from opennrm.core import audit
 from opennrm.core.errors import ConcurrentEditError, DomainError
@@ -104,7 +110,8 @@ def _field_names(names: Iterable[str]) -> str:
             continue
         for model in (Case, Person):
             try:
-                labels.append(str(model._meta.get_field(name).verbose_name))
+                field = model._meta.get_field(name)
+                labels.append(str(getattr(field, "verbose_name", name)))
                 break
             except FieldDoesNotExist:
                 continue
@@ -271,21 +278,22 @@ def _overview(case: Case) -> dict[str, Any]:
 
 
 def _detail_context(request: HttpRequest, case: Case, access: Access) -> dict[str, Any]:
-    identity_allowed = can_read_identity(access, case)
     timeline, total = timeline_of(case, last=TIMELINE_ON_PAGE)
-    return {
-        "case": case,
-        "access": access,
-        "can_edit": can_edit(access, case),
-        "can_identity": identity_allowed,
-        "clock": _clock(case),
-        "overview": _overview(case),
-        "consents": _consents(case),
-        "panels": panels_for("case_detail", request, case),
-        "timeline": timeline,
-        "timeline_total": total,
-        "today": timezone.localdate(),
-    }
+    return _page(
+        case, access,
+        can_identity=can_read_identity(access, case),
+        overview=_overview(case),
+        consents=_consents(case),
+        panels=panels_for("case_detail", request, case),
+        timeline=timeline,
+        timeline_total=total,
+    )
+
+
+def _page(case: Case, access: Access, **extra: Any) -> dict[str, Any]:
+    """What every page of a case shows in its header and navigation."""
+    return {"case": case, "access": access, "clock": _clock(case), "today": timezone.localdate(),
+            "can_edit": can_edit(access, case), **extra}
 
 
 def _consents(case: Case) -> list[Consent]:
@@ -341,7 +349,7 @@ def identity(request: HttpRequest, public_id: str = "") -> HttpResponse:
         raise Http404
     values = read_identity(actor=_user(request), case=case, fields=IDENTITY_FIELDS)
     private = read_case_private(actor=_user(request), case=case)
-    context = {"case": case, "identity": _identity_view(case, values, private), "can_edit": can_edit(access, case)}
+    context = _page(case, access, identity=_identity_view(case, values, private))
     template = "cases/_identity.html" if getattr(request, "htmx", False) else "cases/identity.html"
     response = render(request, template, context)
     response["Cache-Control"] = "no-store"
@@ -375,9 +383,14 @@ def identity_edit(request: HttpRequest, public_id: str = "") -> HttpResponse:
     else:
         read_identity(actor=_user(request), case=case, fields=IDENTITY_FIELDS)
         form = IdentityEditForm(person=person, version=case.version)
-    response = render(request, "cases/identity_edit.html", {"case": case, "form": form})
+    concurrent = _is_concurrent(form)
+    response = render(request, "cases/identity_edit.html", _page(case, access, form=form, concurrent=concurrent))
     response["Cache-Control"] = "no-store"
     return response
+
+
+def _is_concurrent(form: Any) -> bool:
+    return any(getattr(e, "code", "") == "concurrent_edit" for e in form.non_field_errors().as_data())
 
 
 # --- editing the case ------------------------------------------------------------------------------------
@@ -413,9 +426,7 @@ def edit(request: HttpRequest, public_id: str = "") -> HttpResponse:
         else:
             for name in CASE_PRIVATE_FIELDS:
                 form.fields.pop(name)
-    concurrent = any(getattr(e, "code", "") == "concurrent_edit" for e in form.non_field_errors().as_data())
-    context = {"case": case, "form": form, "concurrent": concurrent}
-    response = render(request, "cases/edit.html", context)
+    response = render(request, "cases/edit.html", _page(case, access, form=form, concurrent=_is_concurrent(form)))
     response["Cache-Control"] = "no-store"
     return response
 
@@ -455,13 +466,7 @@ def consent(request: HttpRequest, public_id: str = "") -> HttpResponse:
             else:
                 messages.success(request, _("The consent was recorded."))
                 return redirect("cases:consent", public_id=case.public_id)
-    context = {
-        "case": case,
-        "consents": _consents(case),
-        "form": form,
-        "can_edit": editable,
-        "can_identity": can_read_identity(access, case),
-    }
+    context = _page(case, access, consents=_consents(case), form=form, can_identity=can_read_identity(access, case))
     return render(request, "cases/consent.html", context)
 
 
@@ -469,4 +474,5 @@ def consent(request: HttpRequest, public_id: str = "") -> HttpResponse:
 def timeline(request: HttpRequest, public_id: str = "") -> HttpResponse:
     case = get_case(request, public_id)
     entries, total = timeline_of(case)
-    return render(request, "cases/timeline.html", {"case": case, "timeline": entries, "timeline_total": total})
+    context = _page(case, access_of(request), timeline=entries, timeline_total=total)
+    return render(request, "cases/timeline.html", context)

@@ -27,7 +27,6 @@ from opennrm.cases.forms import (
     DuplicateCheckForm,
     NotificationForm,
     ReferralForm,
-    chosen_referring_agency,
 )
 from opennrm.cases.identity import Candidate
 from opennrm.cases.models import Case
@@ -159,7 +158,7 @@ def refer(request: HttpRequest, public_id: str = "") -> HttpResponse:
                     document_number=data.get("document_number", ""),
                 )
             if not duplicates:
-                referring = chosen_referring_agency(form)
+                referring = form.referring_agency()
                 try:
                     if referring is None:
                         raise DomainError(_("You are not a member of an agency that may refer."), code="no_agency")
@@ -217,7 +216,7 @@ def notify(request: HttpRequest, public_id: str = "") -> HttpResponse:
         form = NotificationForm(access=access, initial=initial)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
-        agency = chosen_referring_agency(form)
+        agency = form.referring_agency()
         try:
             if agency is None:
                 raise DomainError(_("You are not a member of an agency that may refer."), code="no_agency")

@@ -16,6 +16,7 @@ import pytest
 from django.conf import settings as django_settings
 from django.test import Client
 
+from opennrm.accounts import totp
 from opennrm.accounts.roles import Role
 from opennrm.accounts.tests.factories import AgencyFactory, UserFactory, logged_in_client, member
 from opennrm.core.models import AuditEntry
@@ -78,7 +79,10 @@ def test_the_content_security_policy_allows_only_this_origin_and_nonced_scripts(
         for directive, sources in csp.items():
             assert "'unsafe-inline'" not in sources or directive.startswith("style"), (path, directive)
             assert "'unsafe-eval'" not in sources, (path, directive)
-            assert "*" not in sources and "http:" not in sources and "https:" not in sources, (path, directive)
+            assert "*" not in sources and "http:" not in sources and "https:" not in sources, (
+                path,
+                directive,
+            )
 
 
 @pytest.mark.parametrize("visitor", VISITORS)
@@ -95,7 +99,9 @@ def test_no_page_has_a_script_the_policy_would_block(visitor):
             if "src=" in attributes:
                 continue
             found = re.search(r'nonce="([^"]+)"', attributes)
-            assert found and found.group(1) in nonces, f"{path}: inline <script{attributes}> without the nonce"
+            assert found and found.group(1) in nonces, (
+                f"{path}: inline <script{attributes}> without the nonce"
+            )
         assert not re.search(r"<[^>]+\son[a-z]+\s*=", html), f"{path}: inline event handler"
         assert "javascript:" not in html, path
 
@@ -226,7 +232,9 @@ def test_health_answers_without_login():
 @pytest.fixture
 def json_log():
     """The structured log as the configured handler would write it (same formatter and filters)."""
-    configured = next(h for h in logging.getLogger().handlers if type(h.formatter).__name__ == "JsonFormatter")
+    configured = next(
+        h for h in logging.getLogger().handlers if type(h.formatter).__name__ == "JsonFormatter"
+    )
     stream = io.StringIO()
     handler = logging.StreamHandler(stream)
     handler.setFormatter(configured.formatter)
@@ -258,7 +266,9 @@ def test_logs_of_a_failed_login_and_a_search_hold_no_name(json_log):
     logged_in.get("/accounts/agencies/?q=Beridze")
     logged_in.get("/accounts/agencies/nino-beridze/?q=Beridze")  # 404, logged as a warning
     logged_in.get("/audit/?action=Beridze&q=Beridze")
-    Client(enforce_csrf_checks=True).post("/accounts/login/?q=Beridze", {"username": "nino.beridze"})  # CSRF 403
+    Client(enforce_csrf_checks=True).post(
+        "/accounts/login/?q=Beridze", {"username": "nino.beridze"}
+    )  # CSRF 403
 
     lines = [line for line in json_log.getvalue().splitlines() if line.strip()]
     assert lines, "the requests above produce log lines (404, 401, 403)"
@@ -297,12 +307,12 @@ def test_an_exception_is_logged_by_type_and_place_not_by_message(json_log):
 
 
 def test_every_response_has_a_request_id_that_the_audit_entry_repeats():
-    from opennrm.accounts import totp
-
     user = member(Role.CASE_WORKER)
     client = Client()
     first = client.get("/accounts/login/")
-    second = client.post("/accounts/login/", {"username": user.username, "password": "correct horse battery staple"})
+    second = client.post(
+        "/accounts/login/", {"username": user.username, "password": "correct horse battery staple"}
+    )
     ids = {first["X-Request-ID"], second["X-Request-ID"]}
     assert len(ids) == 2 and all(re.fullmatch(r"[A-Za-z0-9._-]{8,64}", i) for i in ids)
 

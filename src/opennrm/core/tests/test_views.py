@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from django.test import Client
+from django.utils import timezone
 
 from opennrm.accounts.roles import ROLE_PERMISSIONS, Perm, Role, Scope
-from opennrm.accounts.tests.factories import AgencyFactory, logged_in_client, member
-from opennrm.core import audit
+from opennrm.accounts.tests.factories import (
+    AgencyFactory,
+    MembershipFactory,
+    UserFactory,
+    logged_in_client,
+    member,
+)
+from opennrm.core import audit, views
 from opennrm.core.models import AuditEntry
 
 pytestmark = pytest.mark.django_db
@@ -31,8 +40,6 @@ def test_home_greets_the_user_and_shows_their_role(role):
 def test_home_lists_every_active_role_with_its_scope():
     fund, shelter = AgencyFactory(name="State Fund"), AgencyFactory(name="Batumi Shelter")
     user = member(Role.COORDINATOR, agency=fund, scope=Scope.NATIONAL)
-    from opennrm.accounts.tests.factories import MembershipFactory
-
     MembershipFactory(user=user, agency=shelter, role=Role.SERVICE_PROVIDER)
     page = logged_in_client(user).get("/").content.decode()
     for text in ("State Fund", "Coordinator", "National", "Batumi Shelter", "Service provider", "Agency"):
@@ -40,8 +47,6 @@ def test_home_lists_every_active_role_with_its_scope():
 
 
 def test_home_tells_a_user_without_roles_there_is_nothing_to_see():
-    from opennrm.accounts.tests.factories import UserFactory
-
     page = logged_in_client(UserFactory()).get("/").content.decode()
     assert "You have no active role in any agency" in page
 
@@ -74,8 +79,6 @@ def test_health_reveals_no_data():
 
 
 def test_health_reports_a_database_failure(monkeypatch):
-    from opennrm.core import views
-
     class BrokenCursor:
         def __enter__(self):
             raise RuntimeError("database down")
@@ -119,10 +122,6 @@ def test_only_roles_that_verify_the_audit_log_start_a_verification(role):
 
 
 def test_the_audit_log_is_refused_when_the_auditor_membership_expired():
-    from datetime import timedelta
-
-    from django.utils import timezone
-
     now = timezone.now()
     user = member(Role.AUDITOR, valid_from=now - timedelta(days=30), expires_at=now - timedelta(days=1))
     assert logged_in_client(user).get("/audit/").status_code == 404
