@@ -9,6 +9,7 @@ plain copy of the English).
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -22,7 +23,13 @@ PACKAGE = ROOT / "src" / "opennrm"
 LOCALE = PACKAGE / "locale"
 LANGUAGES = ["ka", "uk", "ru", "ro"]
 # Strings that are the same in every language: names, codes, symbols.
-SAME_IN_ALL = {"OpenNRM", "API", "#", "ISO", "TOTP", "JSON", "CSV", "HTCDS", "—"}
+SAME_IN_ALL = {
+    "OpenNRM", "API", "#", "ISO", "TOTP", "JSON", "CSV", "HTCDS", "—",
+    # Brand names of apps (HTCDS recruitment and exploitation websites and apps).
+    "4Sale", "Facebook", "Facebook Messenger", "Instagram", "Line", "QQ", "QZone", "Telegram", "TikTok",
+    "Twitter", "Viber", "WeChat", "WhatsApp", "SnapChat",
+}
+PLACEHOLDER = re.compile(r"%\([a-z_]+\)[sd]|%[sd]|\{\{[^}]*\}\}|\{[a-z_]+\}")
 
 
 def makemessages() -> None:

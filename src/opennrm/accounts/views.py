@@ -139,7 +139,8 @@ def enroll_view(request: HttpRequest) -> HttpResponse:
         return redirect("accounts:verify")
     form = CodeForm(request.POST or None)
     if request.method == "POST":
-        device = user.totp_device
+        # A code posted before the QR page was ever shown (no device yet) gets a fresh enrolment, not an error.
+        device = getattr(user, "totp_device", None) or services.start_enrolment(user=user)
         if form.is_valid():
             if services.login_blocked_for(username=user.get_username(), address=_address(request)):
                 form.add_error(None, TOO_MANY)

@@ -29,6 +29,7 @@ from django.db.models import (
 from django.http import FileResponse, Http404
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import exceptions, serializers, status
@@ -93,6 +94,18 @@ FORBIDDEN = {403: OpenApiResponse(description="Your role does not allow this.")}
 
 def _responses(ok: Any, code: int = status.HTTP_200_OK, *, conflict: bool = False) -> dict[int, Any]:
     return {code: ok, **ERRORS, **(CONFLICT if conflict else {})}
+
+
+class WholeBodyPatchSchema(AutoSchema):
+    """Our PATCH bodies are validated whole (`version` is required), not as DRF partial updates: document them so
+    instead of as "Patched" components where every field is optional."""
+
+    def _get_request_for_media_type(self, serializer: Any, direction: str = "request") -> Any:
+        method, self.method = self.method, "POST"
+        try:
+            return super()._get_request_for_media_type(serializer, direction)
+        finally:
+            self.method = method
 
 
 # --- querysets -------------------------------------------------------------------------------------------
@@ -345,6 +358,8 @@ class CaseSearchView(CasesView):
 
 
 class CaseDetailView(CasesView):
+    schema = WholeBodyPatchSchema()
+
     @extend_schema(
         tags=["cases"], summary="A case (no identifying data)", responses=_responses(s.CaseDetailSerializer)
     )
@@ -384,6 +399,8 @@ class CaseDetailView(CasesView):
 
 
 class CaseIdentityView(CasesView):
+    schema = WholeBodyPatchSchema()
+
     @extend_schema(
         tags=["cases"],
         summary="IDENTIFYING: the person's identity and the case's free text (audited read)",

@@ -56,7 +56,7 @@ class ErrorSerializer(serializers.Serializer[Any]):
     code = serializers.CharField()
 
 
-class AgencyRefSerializer(serializers.Serializer[Any]):
+class CaseAgencySerializer(serializers.Serializer[Any]):
     id = serializers.CharField(source="public_id")
     name = serializers.CharField()
 
@@ -88,8 +88,8 @@ class CaseListSerializer(serializers.ModelSerializer[Case]):
     """A case in a list: no identifying data."""
 
     id = serializers.CharField(source="public_id", read_only=True)
-    owning_agency = AgencyRefSerializer(read_only=True)
-    referring_agency = AgencyRefSerializer(read_only=True)
+    owning_agency = CaseAgencySerializer(read_only=True)
+    referring_agency = CaseAgencySerializer(read_only=True)
     exploitation_forms = serializers.SerializerMethodField()
     decision_deadline = serializers.DateTimeField(
         read_only=True, allow_null=True, help_text="Deadline of the open decision request, if any."
@@ -428,7 +428,7 @@ class ConsentSerializer(IdentifyingFieldsMixin, serializers.ModelSerializer[Cons
     identifying = ("justification",)
 
     id = serializers.CharField(source="public_id", read_only=True)
-    agency = AgencyRefSerializer(read_only=True, allow_null=True)
+    agency = CaseAgencySerializer(read_only=True, allow_null=True)
     recorded_by = serializers.CharField(source="recorded_by.username", read_only=True)
     recorded_at = serializers.DateTimeField(source="created_at", read_only=True)
     justification = serializers.CharField(required=False)
@@ -604,7 +604,7 @@ class QueueCaseSerializer(serializers.Serializer[Any]):
     id = serializers.CharField(source="public_id")
     reference = serializers.CharField()
     is_child = serializers.BooleanField()
-    owning_agency = AgencyRefSerializer()
+    owning_agency = CaseAgencySerializer()
 
 
 class QueueItemSerializer(serializers.Serializer[Any]):

@@ -186,6 +186,18 @@ def test_wrong_code_at_enrolment_shows_an_error_and_does_not_log_in():
     assert TOTPDevice.objects.get(user=user).confirmed_at is None
 
 
+def test_a_code_sent_before_the_qr_code_was_shown_is_refused_and_the_qr_code_shown():
+    user = member(Role.CASE_WORKER)
+    client = Client()
+    client.post(LOGIN, {"username": user.username, "password": PASSWORD})
+    response = client.post(ENROL, {"code": "123456"})
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert WRONG_CODE_MESSAGE in page
+    assert "<svg" in page and 'id="totp-secret"' in page
+    assert not is_logged_in(client)
+
+
 def test_a_code_cannot_be_used_twice():
     user = member(Role.CASE_WORKER)
     client = Client()

@@ -81,6 +81,7 @@ def refer(actor: User, agency: Agency, **data: Any) -> Case:
         "document_number": "13AB45678",
         "region": "GE-TB",
         "exploitation_forms": ["forced_labour"],
+        "exploitation_country": "TR",
         "narrative": "Recruited for farm work abroad; passport taken on arrival.",
         **data,
     }
@@ -203,7 +204,8 @@ def test_the_list_and_the_detail_carry_no_identity_and_no_primary_keys(world):
     assert body["reflection_period_ends"]
     assert body["id"] == world.case.public_id
     assert not {"pk", "person", "person_id", "narrative", "guardian"} & set(body)
-    assert [e["country"] for e in body["events"]] == []
+    assert [(e["type"], e["country"]) for e in body["events"]] == [("exploitation", "TR")]
+    assert "details" not in body["events"][0]
 
 
 def test_the_list_filters(world):
@@ -965,6 +967,28 @@ def test_a_service_provider_of_the_agency_sees_the_case_but_not_its_file(world):
         assert provider.get(f"{API}/cases/{world.case.public_id}/{suffix}").status_code == 404
 
 
+def test_a_provider_the_case_was_referred_to_sees_the_case_only(world):
+    """Access through a service referral is for the service (the referrals API serves what it needs): the case,
+    not its file."""
+    from django.apps import apps
+
+    shelter = AgencyFactory(name="Batumi Shelter")
+    service = apps.get_model("referrals", "ServiceType").objects.filter(country="GE").first()
+    apps.get_model("referrals", "Referral").objects.create(
+        case=world.case,
+        service=service,
+        from_agency=world.agency,
+        to_agency=shelter,
+        consent=Consent.objects.get(case=world.case),
+        created_by=world.worker,
+    )
+    provider = api(staff(Role.SERVICE_PROVIDER, shelter))
+    assert [row["id"] for row in provider.get(f"{API}/cases/").json()["results"]] == [world.case.public_id]
+    assert provider.get(f"{API}/cases/{world.case.public_id}/").status_code == 200
+    for suffix in ("identity/", "consents/", "screenings/", "plan/", "notes/", "attachments/", "timeline/"):
+        assert provider.get(f"{API}/cases/{world.case.public_id}/{suffix}").status_code == 404, suffix
+
+
 def test_notes_are_read_with_identity_and_audited(world):
     services.add_note(actor=world.worker, case=world.case, body="Her brother called.")
     for user in (world.worker, world.maker):
@@ -1114,6 +1138,7 @@ def test_the_schema_documents_every_cases_endpoint(world):
         assert methods <= set(schema["paths"][path]), path
     components = schema["components"]["schemas"]
     assert {"given_name", "consent_given", "owning_agency"} <= set(components["IntakeRequest"]["properties"])
-    assert "version" in components["PatchedCaseUpdateRequest"]["required"]
+    assert "version" in components["CaseUpdateRequest"]["required"]
+    assert "version" in components["IdentityUpdateRequest"]["required"]
     assert "given_name" not in components["CaseDetail"]["properties"]
     assert "409" in schema["paths"]["/api/v1/cases/{public_id}/"]["patch"]["responses"]

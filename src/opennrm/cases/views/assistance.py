@@ -13,7 +13,7 @@ from typing import Any, cast
 
 from django import forms
 from django.contrib import messages
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseRedirect, QueryDict
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils.translation import gettext as _
@@ -44,6 +44,11 @@ from opennrm.core.profiles import active_profile
 
 def actor_of(request: HttpRequest) -> User:
     return cast(User, request.user)
+
+
+def posted_data(request: HttpRequest) -> QueryDict | None:
+    """The data to bind a form to: the POST, even when empty (so that an empty POST shows its errors)."""
+    return request.POST if request.method == "POST" else None
 
 
 def is_htmx(request: HttpRequest) -> bool:
@@ -102,7 +107,7 @@ def plan_add(request: HttpRequest, public_id: str) -> HttpResponse:
     return act_on_form(
         request,
         case=case,
-        form=PlanItemForm(request.POST or None),
+        form=PlanItemForm(posted_data(request)),
         template="cases/plan_add.html",
         act=lambda data: services.add_plan_item(
             actor=actor_of(request),
@@ -122,7 +127,7 @@ def plan_complete(request: HttpRequest, public_id: str) -> HttpResponse:
     return act_on_form(
         request,
         case=item.case,
-        form=PlanCompleteForm(request.POST or None),
+        form=PlanCompleteForm(posted_data(request)),
         template="cases/plan_complete.html",
         act=lambda data: services.complete_plan_item(
             actor=actor_of(request), item=item, actual_end=data["actual_end"]
@@ -141,7 +146,7 @@ def note_add(request: HttpRequest, public_id: str) -> HttpResponse:
     return act_on_form(
         request,
         case=case,
-        form=NoteForm(request.POST or None),
+        form=NoteForm(posted_data(request)),
         template="cases/note_add.html",
         act=lambda data: services.add_note(actor=actor_of(request), case=case, body=data["body"]),
         message=_("The note was added."),
@@ -193,7 +198,7 @@ def compensation_approve(request: HttpRequest, public_id: str) -> HttpResponse:
     return act_on_form(
         request,
         case=case,
-        form=forms.Form(request.POST or None),
+        form=forms.Form(posted_data(request)),
         template="cases/compensation_approve.html",
         act=lambda data: services.approve_compensation(actor=actor_of(request), case=case),
         message=_("The compensation was approved."),
@@ -207,7 +212,7 @@ def compensation_pay(request: HttpRequest, public_id: str) -> HttpResponse:
     return act_on_form(
         request,
         case=compensation.case,
-        form=PaymentForm(request.POST or None),
+        form=PaymentForm(posted_data(request)),
         template="cases/compensation_pay.html",
         act=lambda data: services.pay_compensation(
             actor=actor_of(request), compensation=compensation, payment_reference=data["payment_reference"]
@@ -226,7 +231,7 @@ def close(request: HttpRequest, public_id: str) -> HttpResponse:
     return act_on_form(
         request,
         case=case,
-        form=CloseForm(request.POST or None),
+        form=CloseForm(posted_data(request)),
         template="cases/close.html",
         act=lambda data: services.close_case(
             actor=actor_of(request), case=case, reason=data["reason"], follow_up_date=data["follow_up_date"]
@@ -241,7 +246,7 @@ def reopen(request: HttpRequest, public_id: str) -> HttpResponse:
     return act_on_form(
         request,
         case=case,
-        form=ReopenForm(request.POST or None),
+        form=ReopenForm(posted_data(request)),
         template="cases/reopen.html",
         act=lambda data: services.reopen_case(actor=actor_of(request), case=case, reason=data["reason"]),
         message=_("The case was reopened."),

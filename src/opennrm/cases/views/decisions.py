@@ -20,7 +20,7 @@ from opennrm.cases.forms_assistance import DecideForm, RequestDecisionForm
 from opennrm.cases.models import Decision
 from opennrm.cases.selectors import decision_queue
 from opennrm.cases.selectors_assistance import case_object, clock, decision_file, describe_rule, route_name
-from opennrm.cases.views.assistance import act_on_form, actor_of, done, form_page, or_404
+from opennrm.cases.views.assistance import act_on_form, actor_of, done, form_page, or_404, posted_data
 from opennrm.cases.views.common import access_of, get_case, require
 from opennrm.core.errors import DomainError
 from opennrm.core.profiles import active_profile
@@ -34,7 +34,7 @@ def request_decision(request: HttpRequest, public_id: str) -> HttpResponse:
     return act_on_form(
         request,
         case=case,
-        form=RequestDecisionForm(request.POST or None),
+        form=RequestDecisionForm(posted_data(request)),
         template="cases/decide_request.html",
         act=lambda data: services.request_decision(actor=actor_of(request), case=case, route=data["route"]),
         message=_("The decision was requested; its deadline is shown on the case."),
@@ -52,7 +52,7 @@ def appeal(request: HttpRequest, public_id: str) -> HttpResponse:
     return act_on_form(
         request,
         case=case,
-        form=forms.Form(request.POST or None),
+        form=forms.Form(posted_data(request)),
         template="cases/decide_appeal.html",
         act=lambda data: services.appeal(actor=actor_of(request), case=case),
         message=_("The appeal was lodged; its deadline is shown on the case."),
@@ -78,7 +78,7 @@ def decide(request: HttpRequest, public_id: str) -> HttpResponse:
     access = access_of(request)
     decision = or_404(case_object(access, Decision, public_id, perm=Perm.DECISION_MAKE))
     case = decision.case
-    form = DecideForm(request.POST or None)
+    form = DecideForm(posted_data(request))
     refused = False
     if request.method == "POST":
         if form.is_valid():

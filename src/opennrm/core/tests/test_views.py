@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from unittest import mock
 
 import pytest
 from django.test import Client
@@ -78,7 +79,7 @@ def test_health_reveals_no_data():
     assert set(Client().get("/healthz").json()) <= {"status", "database", "version", "country"}
 
 
-def test_health_reports_a_database_failure(monkeypatch):
+def test_health_reports_a_database_failure():
     class BrokenCursor:
         def __enter__(self):
             raise RuntimeError("database down")
@@ -86,8 +87,9 @@ def test_health_reports_a_database_failure(monkeypatch):
         def __exit__(self, *exc):
             return False
 
-    monkeypatch.setattr(views.connection, "cursor", lambda: BrokenCursor())
-    response = Client().get("/healthz")
+    # Patched only around the request, so the test database's own teardown still has a working cursor.
+    with mock.patch.object(views, "connection", mock.Mock(cursor=BrokenCursor)):
+        response = Client().get("/healthz")
     assert response.status_code == 503
     assert response.json()["status"] == "degraded"
 
