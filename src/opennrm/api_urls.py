@@ -14,4 +14,6 @@ urlpatterns = [
     ),
     path("v1/", include("opennrm.cases.api_urls")),
     path("v1/", include("opennrm.referrals.api_urls")),
+    path("v1/", include("opennrm.shelters.api_urls")),
+    path("v1/", include("opennrm.inspections.api_urls")),
 ]

@@ -47,6 +47,8 @@ INSTALLED_APPS = [
     "opennrm.accounts",
     "opennrm.cases",
     "opennrm.referrals",
+    "opennrm.shelters",
+    "opennrm.inspections",
     "opennrm.core.adminsite.OpenNRMAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",

@@ -8,6 +8,8 @@ urlpatterns = [
     path("accounts/", include("opennrm.accounts.urls")),
     path("cases/", include("opennrm.cases.urls")),
     path("referrals/", include("opennrm.referrals.urls")),
+    path("shelters/", include("opennrm.shelters.urls")),
+    path("inspections/", include("opennrm.inspections.urls")),
     path("admin/", admin.site.urls),
     path("api/", include("opennrm.api_urls")),
     path("i18n/", include("django.conf.urls.i18n")),

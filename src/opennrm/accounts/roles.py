@@ -40,6 +40,9 @@ class Perm(models.TextChoices):
     REFERRAL_RESPOND = "referral.respond", _("Accept or decline service referrals for the agency")
     SERVICE_RECORD = "service.record", _("Record services delivered")
     COMPENSATION_APPROVE = "compensation.approve", _("Approve and record compensation")
+    INSPECTION_RECORD = "inspection.record", _("Record labour inspections and screen workers on site")
+    SHELTER_OPERATE = "shelter.operate", _("Admit, transfer and discharge residents of the agency's shelters")
+    SHELTER_OVERSEE = "shelter.oversee", _("Oversee shelters: occupancy, stay extensions, over-capacity admissions")
     STATS_VIEW = "stats.view", _("See aggregate statistics")
     STATS_EXPORT = "stats.export", _("Export de-identified data and publish releases")
     PROGRAMME_MANAGE = "programme.manage", _("Manage action plans, grants and events")
@@ -51,7 +54,7 @@ class Perm(models.TextChoices):
 
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
-    Role.FIRST_RESPONDER: frozenset({Perm.CASE_REFER}),
+    Role.FIRST_RESPONDER: frozenset({Perm.CASE_REFER, Perm.INSPECTION_RECORD}),
     Role.CASE_WORKER: frozenset(
         {
             Perm.CASE_REFER,
@@ -63,7 +66,9 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
             Perm.COMPENSATION_APPROVE,
         }
     ),
-    Role.SERVICE_PROVIDER: frozenset({Perm.CASE_VIEW, Perm.REFERRAL_RESPOND, Perm.SERVICE_RECORD}),
+    Role.SERVICE_PROVIDER: frozenset(
+        {Perm.CASE_VIEW, Perm.REFERRAL_RESPOND, Perm.SERVICE_RECORD, Perm.SHELTER_OPERATE}
+    ),
     Role.DECISION_MAKER: frozenset({Perm.CASE_VIEW, Perm.CASE_VIEW_IDENTITY, Perm.DECISION_MAKE}),
     Role.COORDINATOR: frozenset(
         {
@@ -73,6 +78,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
             Perm.PROGRAMME_MANAGE,
             Perm.AGENCY_VIEW_STAFF,
             Perm.COMPENSATION_APPROVE,
+            Perm.SHELTER_OVERSEE,
         }
     ),
     Role.ANALYST: frozenset({Perm.STATS_VIEW}),
