@@ -220,6 +220,14 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "CaseStatusEnum": "opennrm.cases.choices.CaseStatus",
+        "ReferralStatusEnum": "opennrm.referrals.models.ReferralStatus",
+        "TraffickingEventTypeEnum": "opennrm.cases.choices.EventType",
+        "SupportPlanTypeEnum": "opennrm.cases.choices.SUPPORT_PLAN_TYPES",
+        "ClosureReasonEnum": "opennrm.cases.choices.ClosureReason",
+        "DocumentTypeEnum": "opennrm.cases.choices.DocumentType",
+    },
 }
 
 LOGGING = {

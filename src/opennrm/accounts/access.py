@@ -58,6 +58,14 @@ def access_for(user: Any, at: datetime | None = None) -> Access:
     return Access(user_id=user.pk, memberships=memberships)
 
 
+def set_acting_agency(access: Access) -> None:
+    """Audit entries of this request name the agency of the user's first active membership."""
+    from opennrm.core.context import agency_var
+
+    if access.primary is not None:
+        agency_var.set(access.primary.agency.public_id)
+
+
 def request_access(request: Any) -> Access:
     """The request's access, computed at most once per request."""
     cached = getattr(request, "_opennrm_access", None)

@@ -3,9 +3,11 @@ from __future__ import annotations
 from typing import Any
 
 from django.utils.translation import gettext_lazy as _
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 from rest_framework.request import Request
 
+from opennrm.accounts.access import access_for, set_acting_agency
 from opennrm.accounts.services import user_for_token
 
 
@@ -27,6 +29,7 @@ class HashedTokenAuthentication(authentication.BaseAuthentication):
         found = user_for_token(raw)
         if found is None:
             raise exceptions.AuthenticationFailed(_("Invalid or expired token."))
+        set_acting_agency(access_for(found[0]))
         return found
 
     def authenticate_header(self, request: Request) -> str:
@@ -35,3 +38,26 @@ class HashedTokenAuthentication(authentication.BaseAuthentication):
 
 class VerifiedSessionAuthentication(authentication.SessionAuthentication):
     """The browser session; `request.user` is only set once both factors were given (see the login views)."""
+
+
+class HashedTokenScheme(OpenApiAuthenticationExtension):  # type: ignore[misc]
+    """Documents the token scheme in the OpenAPI schema."""
+
+    target_class = "opennrm.accounts.api_auth.HashedTokenAuthentication"
+    name = "tokenAuth"
+
+    def get_security_definition(self, auto_schema: Any) -> dict[str, str]:
+        return {
+            "type": "apiKey",
+            "in": "header",
+            "name": "Authorization",
+            "description": "Personal API token: `Token onrm_<prefix>_<secret>` (create it on your account page).",
+        }
+
+
+class VerifiedSessionScheme(OpenApiAuthenticationExtension):  # type: ignore[misc]
+    target_class = "opennrm.accounts.api_auth.VerifiedSessionAuthentication"
+    name = "cookieAuth"
+
+    def get_security_definition(self, auto_schema: Any) -> dict[str, str]:
+        return {"type": "apiKey", "in": "cookie", "name": "sessionid"}

@@ -17,7 +17,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
 from django.utils.functional import SimpleLazyObject
 
-from opennrm.accounts.access import request_access
+from opennrm.accounts.access import request_access, set_acting_agency
 
 PUBLIC_PREFIXES = ("/accounts/login", "/accounts/2fa", "/i18n/", "/healthz", "/static/", "/api/", "/public/")
 
@@ -44,6 +44,8 @@ class TwoFactorMiddleware:
         elif not request.path.startswith(PUBLIC_PREFIXES):
             return self._to_login(request)
         request.access = SimpleLazyObject(lambda: request_access(request))  # type: ignore[attr-defined]
+        if user.is_authenticated:
+            set_acting_agency(request_access(request))
         return self.get_response(request)
 
     def _to_login(self, request: HttpRequest, *, expired: bool = False) -> HttpResponse:

@@ -13,7 +13,7 @@ from django.utils.translation import gettext_lazy as _
 
 from opennrm.core.reference import htcds_choices
 
-_BOUNDARY = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
+_BOUNDARY = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
 
 
 def snake(htcds_value: str) -> str:
@@ -139,3 +139,7 @@ class DocumentType(models.TextChoices):
     RESIDENCE_PERMIT = "residence_permit", _("Residence permit")
     BIRTH_CERTIFICATE = "birth_certificate", _("Birth certificate")
     OTHER = "other", _("Other document")
+
+
+# Named choice sets for the OpenAPI schema (settings.SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"]).
+SUPPORT_PLAN_TYPES = htcds_snake_choices("spl_Type")

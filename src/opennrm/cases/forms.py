@@ -335,8 +335,7 @@ class CaseFilterForm(forms.Form):
     q = forms.CharField(
         label=_("Search"), required=False, max_length=200,
         widget=forms.TextInput(attrs={"type": "search", "autocomplete": "off"}),
-        help_text=_("A reference (or its beginning), or — if you may read identities — a full name, a full name "
-                    "and date of birth (Nino Beridze 1990-05-31), or a document number."),
+        help_text=_("A reference, or its beginning."),
     )
     status = forms.ChoiceField(label=_("Status"), choices=_blank(_("Any")) + list(CaseStatus.choices), required=False)
     form = forms.ChoiceField(label=_("Form of exploitation"), choices=lambda: _blank(_("Any")) + list(
@@ -350,8 +349,13 @@ class CaseFilterForm(forms.Form):
     overdue = forms.BooleanField(label=_("Decision overdue"), required=False)
     agency = forms.ChoiceField(label=_("Owning agency"), choices=[], required=False)
 
-    def __init__(self, *args: Any, agencies: Iterable[Agency] = (), **kwargs: Any) -> None:
+    def __init__(self, *args: Any, agencies: Iterable[Agency] = (), identity: bool = False, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        if identity:
+            self.fields["q"].help_text = _(
+                "A reference or its beginning; or exactly as recorded: a full name, a full name followed by the date "
+                "of birth (1990-05-31 or 31.05.1990), or a document number."
+            )
         field = self.fields["agency"]
         assert isinstance(field, forms.ChoiceField)
         field.choices = _blank(_("Any")) + [(a.public_id, a.name) for a in agencies]

@@ -100,7 +100,8 @@ def decision_queue(access: Access, *, now: datetime | None = None) -> list[Queue
     cases = Case.objects.filter(condition)
     decisions = (
         Decision.objects.filter(outcome="", case__in=cases)
-        .select_related("case", "case__owning_agency")
+        .select_related("case", "case__owning_agency", "appeal_of")
+        .defer("reasons", "case__narrative", "case__guardian")
         .order_by("deadline_at")
     )
     return [

@@ -43,7 +43,7 @@ from opennrm.cases.workflow import check_transition
 from opennrm.core import audit
 from opennrm.core.errors import ConcurrentEditError, DomainError
 from opennrm.core.profiles import active_profile
-from opennrm.core.reference import is_valid_country
+from opennrm.core.reference import is_valid_country, is_valid_language
 
 CHILD_AGE = 18
 
@@ -69,6 +69,14 @@ def _check_country(code: str, label: str) -> str:
         raise DomainError(_("Unknown country code for %(field)s: %(code)s") % {"field": label, "code": code},
                           code="unknown_code")
     return code
+
+
+def _check_languages(codes: Iterable[str]) -> list[str]:
+    codes = [c.strip().lower() for c in codes if c and c.strip()]
+    unknown = [c for c in codes if not is_valid_language(c)]
+    if unknown:
+        raise DomainError(_("Unknown language code: %(codes)s") % {"codes": ", ".join(unknown)}, code="unknown_code")
+    return codes
 
 
 def _check_region(code: str) -> str:
@@ -135,6 +143,7 @@ def _validate_intake(data: IntakeData, today: dt.date) -> None:
     _check_country(data.citizenship, _("citizenship"))
     _check_country(data.exploitation_country, _("country of exploitation"))
     _check_region(data.region)
+    data.languages = _check_languages(data.languages)
 
 
 @transaction.atomic
@@ -318,8 +327,19 @@ def update_identity(*, actor: User, case: Case, expected_version: int, changes: 
                "sex", "citizenship", "other_citizenships", "languages"}
     if set(changes) - allowed:
         raise DomainError(_("These fields cannot be changed here: %(f)s") % {"f": ", ".join(sorted(set(changes) - allowed))})
-    if changes.get("date_of_birth") and changes["date_of_birth"] > timezone.localdate():
+    _open_case(case)
+    born = changes.get("date_of_birth")
+    if born and born > timezone.localdate():
         raise DomainError(_("The date of birth cannot be in the future."), code="future_date")
+    if born and born.year < timezone.localdate().year - 120:
+        raise DomainError(_("The date of birth is more than 120 years ago."), code="invalid_date")
+    if "languages" in changes:
+        changes["languages"] = _check_languages(changes["languages"])
+    if "other_citizenships" in changes:
+        changes["other_citizenships"] = [_check_country(c, _("citizenship")) for c in changes["other_citizenships"]]
+    for name in ("other_names", "documents", "contacts"):
+        if name in changes and not isinstance(changes[name], list):
+            raise DomainError(_("%(field)s must be a list.") % {"field": name}, code="invalid")
     if "sex" in changes:
         _check_codes("prs_Gender", [changes["sex"]], _("sex / gender"))
     if "citizenship" in changes:
@@ -372,6 +392,9 @@ def record_consent(
 
 @transaction.atomic
 def withdraw_consent(*, actor: User, consent: Consent) -> Consent:
+    consent = Consent.objects.select_for_update().select_related("case").get(pk=consent.pk)
+    if consent.withdrawn_at is not None:
+        raise DomainError(_("This consent was already withdrawn."), code="already_withdrawn")
     consent.withdrawn_at = timezone.now()
     consent.save(update_fields=["withdrawn_at", "updated_at"])
     audit.record(actor=actor, action="consent.withdrawn", target=consent.case, details={"purpose": consent.purpose})
@@ -430,11 +453,16 @@ def request_decision(*, actor: User, case: Case, route: str, appeal_of: Decision
     check_transition(case.status, CaseStatus.DECISION_PENDING)
     now = timezone.now()
     deadline = profile.deadline(child=case.is_child)
-    decision = Decision.objects.create(
-        case=case, route=route, requested_by=actor, requested_at=now,
-        deadline_at=profile.decision_deadline_from(now, child=case.is_child),
-        deadline_rule=f"{deadline.amount} {deadline.unit}", is_appeal=appeal_of is not None, appeal_of=appeal_of,
-    )
+    try:
+        with transaction.atomic():
+            decision = Decision.objects.create(
+                case=case, route=route, requested_by=actor, requested_at=now,
+                deadline_at=profile.decision_deadline_from(now, child=case.is_child),
+                deadline_rule=f"{deadline.amount} {deadline.unit}", is_appeal=appeal_of is not None,
+                appeal_of=appeal_of,
+            )
+    except IntegrityError:
+        raise DomainError(_("A decision is already pending for this case."), code="already_pending") from None
     case.status = CaseStatus.DECISION_PENDING
     case.save(update_fields=["status", "updated_at"])
     audit.record(actor=actor, action="decision.requested", target=case,
@@ -615,6 +643,7 @@ def complete_plan_item(*, actor: User, item: SupportPlanItem, actual_end: dt.dat
 
 @transaction.atomic
 def add_note(*, actor: User, case: Case, body: str) -> Note:
+    _open_case(case)
     if not body.strip():
         raise DomainError(_("The note is empty."), code="required")
     note = Note.objects.create(case=case, author=actor, body=body.strip())
@@ -633,6 +662,7 @@ ALLOWED_TYPES = {
 
 @transaction.atomic
 def add_attachment(*, actor: User, case: Case, upload: UploadedFile) -> Attachment:
+    _open_case(case)
     limit = settings.OPENNRM_MAX_UPLOAD_BYTES
     size = upload.size or 0
     if size > limit:

@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponse
 
-from opennrm.core.context import request_id_var
+from opennrm.core.context import agency_var, request_id_var
 
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 
@@ -22,9 +22,11 @@ class RequestIdMiddleware:
         request_id = incoming if _SAFE_ID.match(incoming) else uuid.uuid4().hex
         request.request_id = request_id  # type: ignore[attr-defined]
         token = request_id_var.set(request_id)
+        agency_token = agency_var.set("")  # set by the authentication layers once the user is known
         try:
             response = self.get_response(request)
         finally:
+            agency_var.reset(agency_token)
             request_id_var.reset(token)
         response["X-Request-ID"] = request_id
         return response

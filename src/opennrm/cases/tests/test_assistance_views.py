@@ -329,7 +329,7 @@ def test_closing_with_a_reason_and_follow_up_then_reopening_with_a_reason():
     assert response.status_code == 302
     case.refresh_from_db()
     assert case.status == CaseStatus.IDENTIFIED
-    assert Note.objects.filter(case=case, body="Re-trafficking risk.").exists()
+    assert [note.body for note in Note.objects.filter(case=case)] == ["Re-trafficking risk."]
 
 
 def test_a_case_with_a_pending_decision_is_not_closed():

@@ -123,7 +123,8 @@ def case_list(request: HttpRequest, public_id: str = "") -> HttpResponse:
     if not (access.has(Perm.CASE_VIEW) or access.has(Perm.CASE_REFER)):
         raise Http404
     agencies = Agency.objects.filter(pk__in=visible_cases(access).values("owning_agency_id")).order_by("name")
-    form = CaseFilterForm(request.GET or None, agencies=agencies)
+    show_names = identity_condition(access) is not None
+    form = CaseFilterForm(request.GET or None, agencies=agencies, identity=show_names)
     cases = (
         filtered_cases(access, form)
         .select_related("owning_agency")
@@ -141,8 +142,8 @@ def case_list(request: HttpRequest, public_id: str = "") -> HttpResponse:
         "form": form,
         "page": page,
         "rows": rows,
-        "show_names": identity_condition(access) is not None,
-        "filtered": bool(request.GET.get("q") or any(form.value(n) for n in form.fields if n != "q")),
+        "show_names": show_names,
+        "filtered": any(form.value(name) for name in form.fields),
     }
     return render(request, "cases/list.html", context)
 

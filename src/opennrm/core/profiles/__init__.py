@@ -51,6 +51,7 @@ __all__ = [
     "DeadlineUnit",
     "Duration",
     "HolidayCalendar",
+    "LabourInspection",
     "LocalText",
     "Region",
     "Retention",
@@ -226,6 +227,14 @@ class Retention:
 
 
 @dataclass(frozen=True, slots=True)
+class LabourInspection:
+    """What follows a referral from a labour inspection (optional section; absent: nobody else is alerted)."""
+
+    notify_police_on_referral: bool = False
+    police_agency_kind: str = "law_enforcement"
+
+
+@dataclass(frozen=True, slots=True)
 class Region:
     code: str
     name: LocalText
@@ -266,6 +275,7 @@ class CountryProfile:
     regions: tuple[Region, ...]
     sources: tuple[Source, ...]
     path: Path = field(compare=False, repr=False)
+    labour_inspection: LabourInspection = LabourInspection()
 
     @property
     def zone(self) -> ZoneInfo:
@@ -659,6 +669,7 @@ def _build(data: dict[str, Any], path: Path) -> CountryProfile:
             for source in data["sources"]
         ),
         path=path,
+        labour_inspection=LabourInspection(**data.get("labour_inspection", {})),
     )
 
 
