@@ -4,7 +4,7 @@ from opennrm.settings import *  # noqa: F403
 from opennrm.settings import INSTALLED_APPS
 
 INSTALLED_APPS = [*INSTALLED_APPS, "tests.testapp"]
-PASSWORD_HASHERS = ["django.contrib.auth.hashers.Argon2PasswordHasher"]
+PASSWORD_HASHERS = ["tests.hashers.FastArgon2PasswordHasher"]
 
 # The test client and the live server speak plain HTTP; `test_security_headers.py` checks the HTTPS settings.
 SECURE_SSL_REDIRECT = False

@@ -1,3 +1,4 @@
+# ruff: noqa: RUF001 - the names are written in Georgian, Cyrillic and Latin scripts on purpose
 """Demo cases: a Georgian mechanism at work over the last three years (generated people, never real ones).
 
 `build_demo_cases()` lives every case through the same services as a real one (`refer_person`,
@@ -25,8 +26,8 @@ import random
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from types import ModuleType
-from typing import TypeVar
 from unittest import mock
 
 from anyascii import anyascii
@@ -47,7 +48,6 @@ from opennrm.core import audit
 from opennrm.core.models import Alert
 from opennrm.core.profiles import active_profile
 
-T = TypeVar("T")
 HOUR = 1.0
 DAY = 24.0
 WINDOW_DAYS = 3 * 365
@@ -66,20 +66,41 @@ DEMO_STAFF: tuple[tuple[str, str, str, tuple[tuple[str, Role, Scope], ...]], ...
     ("caseworker_batumi", "Natia", "Demo-Caseworker", (("fund", Role.CASE_WORKER, Scope.AGENCY),)),
 )
 # Who files a referral for each referring agency, and who answers service referrals for each provider.
-FILER = {"police": "responder", "labour": "inspector", "ngo_batumi": "outreach", "ngo_kutaisi": "counsellor",
-         "ngo_legal": "lawyer", "iom": "migration", "fund": "caseworker"}
-PROVIDER = {"shelter_batumi": "provider", "shelter_tbilisi": "shelter", "ngo_legal": "lawyer",
-            "ngo_kutaisi": "counsellor", "iom": "migration"}
-DELIVERED = {"shelter": "Accommodation, meals, hygiene kit; accompanied to appointments.",
-             "legal_aid": "Consultations; represented at the interview with the investigator.",
-             "psychological": "Individual counselling sessions.",
-             "return_reintegration": "Travel documents, ticket and reception on arrival arranged."}
+FILER = {
+    "police": "responder",
+    "labour": "inspector",
+    "ngo_batumi": "outreach",
+    "ngo_kutaisi": "counsellor",
+    "ngo_legal": "lawyer",
+    "iom": "migration",
+    "fund": "caseworker",
+}
+PROVIDER = {
+    "shelter_batumi": "provider",
+    "shelter_tbilisi": "shelter",
+    "ngo_legal": "lawyer",
+    "ngo_kutaisi": "counsellor",
+    "iom": "migration",
+}
+DELIVERED = {
+    "shelter": "Accommodation, meals, hygiene kit; accompanied to appointments.",
+    "legal_aid": "Consultations; represented at the interview with the investigator.",
+    "psychological": "Individual counselling sessions.",
+    "return_reintegration": "Travel documents, ticket and reception on arrival arranged.",
+}
 
 # What happens to a case, with its share of the demo. Statuses follow: referred, screened, decision pending
 # (in time, overdue, or an appeal), identified, not identified (some after an appeal), closed.
 FATES: tuple[tuple[str, float], ...] = (
-    ("referred", 6), ("screened", 6), ("pending", 2.5), ("pending_overdue", 2.5), ("appeal_pending", 1),
-    ("identified", 31), ("not_identified", 7), ("closed_early", 5), ("closed_identified", 30),
+    ("referred", 6),
+    ("screened", 6),
+    ("pending", 2.5),
+    ("pending_overdue", 2.5),
+    ("appeal_pending", 1),
+    ("identified", 31),
+    ("not_identified", 7),
+    ("closed_early", 5),
+    ("closed_identified", 30),
     ("closed_not_identified", 9),
 )
 
@@ -95,59 +116,87 @@ def _pairs(text: str) -> tuple[tuple[str, str], ...]:
 
 NAMES: dict[str, dict[str, tuple[tuple[str, str], ...]]] = {
     "ka": {
-        "f": _pairs("Nino ნინო, Mariam მარიამ, Ana ანა, Tamar თამარ, Eka ეკა, Natia ნათია, Salome სალომე, "
-                    "Ketevan ქეთევან, Maia მაია, Lela ლელა, Nana ნანა, Manana მანანა, Tinatin თინათინ, "
-                    "Sopio სოფიო, Khatia ხატია, Elene ელენე, Nato ნატო, Mzia მზია, Lia ლია, Irma ირმა, "
-                    "Tea თეა, Marina მარინა, Gvantsa გვანცა, Lika ლიკა, Teona თეონა, Shorena შორენა"),
-        "m": _pairs("Giorgi გიორგი, Davit დავით, Levan ლევან, Irakli ირაკლი, Nika ნიკა, Luka ლუკა, "
-                    "Zurab ზურაბ, Giga გიგა, Temur თემურ, Gela გელა, Vakhtang ვახტანგ, Beka ბექა, Otar ოთარ, "
-                    "Mamuka მამუკა, Lasha ლაშა, Tornike თორნიკე, Sandro სანდრო, Dato დათო, Gocha გოჩა, "
-                    "Revaz რევაზ, Badri ბადრი, Paata პაატა, Nodar ნოდარ, Shota შოთა, Ilia ილია, Archil არჩილ"),
-        "family": _pairs("Beridze ბერიძე, Kapanadze კაპანაძე, Gelashvili გელაშვილი, Maisuradze მაისურაძე, "
-                         "Giorgadze გიორგაძე, Lomidze ლომიძე, Tsiklauri წიკლაური, Bolkvadze ბოლქვაძე, "
-                         "Nozadze ნოზაძე, Khutsishvili ხუციშვილი, Mikadze მიქაძე, Gogoladze გოგოლაძე, "
-                         "Tabatadze ტაბატაძე, Khachidze ხაჩიძე, Jikia ჯიქია, Shengelia შენგელია, Dolidze დოლიძე, "
-                         "Sharashidze შარაშიძე, Chanturia ჭანტურია, Makharadze მახარაძე, Kiknadze კიკნაძე, "
-                         "Gabunia გაბუნია, Nadiradze ნადირაძე, Tsertsvadze წერწვაძე, Lobzhanidze ლობჟანიძე, "
-                         "Mchedlishvili მჭედლიშვილი, Janelidze ჯანელიძე, Samkharadze სამხარაძე, "
-                         "Chkhaidze ჩხაიძე, Esakia ესაკია, Kereselidze კერესელიძე, Todua თოდუა"),
+        "f": _pairs(
+            "Nino ნინო, Mariam მარიამ, Ana ანა, Tamar თამარ, Eka ეკა, Natia ნათია, Salome სალომე, "
+            "Ketevan ქეთევან, Maia მაია, Lela ლელა, Nana ნანა, Manana მანანა, Tinatin თინათინ, "
+            "Sopio სოფიო, Khatia ხატია, Elene ელენე, Nato ნატო, Mzia მზია, Lia ლია, Irma ირმა, "
+            "Tea თეა, Marina მარინა, Gvantsa გვანცა, Lika ლიკა, Teona თეონა, Shorena შორენა"
+        ),
+        "m": _pairs(
+            "Giorgi გიორგი, Davit დავით, Levan ლევან, Irakli ირაკლი, Nika ნიკა, Luka ლუკა, "
+            "Zurab ზურაბ, Giga გიგა, Temur თემურ, Gela გელა, Vakhtang ვახტანგ, Beka ბექა, Otar ოთარ, "
+            "Mamuka მამუკა, Lasha ლაშა, Tornike თორნიკე, Sandro სანდრო, Dato დათო, Gocha გოჩა, "
+            "Revaz რევაზ, Badri ბადრი, Paata პაატა, Nodar ნოდარ, Shota შოთა, Ilia ილია, Archil არჩილ"
+        ),
+        "family": _pairs(
+            "Beridze ბერიძე, Kapanadze კაპანაძე, Gelashvili გელაშვილი, Maisuradze მაისურაძე, "
+            "Giorgadze გიორგაძე, Lomidze ლომიძე, Tsiklauri წიკლაური, Bolkvadze ბოლქვაძე, "
+            "Nozadze ნოზაძე, Khutsishvili ხუციშვილი, Mikadze მიქაძე, Gogoladze გოგოლაძე, "
+            "Tabatadze ტაბატაძე, Khachidze ხაჩიძე, Jikia ჯიქია, Shengelia შენგელია, Dolidze დოლიძე, "
+            "Sharashidze შარაშიძე, Chanturia ჭანტურია, Makharadze მახარაძე, Kiknadze კიკნაძე, "
+            "Gabunia გაბუნია, Nadiradze ნადირაძე, Tsertsvadze წერწვაძე, Lobzhanidze ლობჟანიძე, "
+            "Mchedlishvili მჭედლიშვილი, Janelidze ჯანელიძე, Samkharadze სამხარაძე, "
+            "Chkhaidze ჩხაიძე, Esakia ესაკია, Kereselidze კერესელიძე, Todua თოდუა"
+        ),
     },
     "uk": {
-        "f": _pairs("Olena Олена, Oksana Оксана, Iryna Ірина, Nataliia Наталія, Tetiana Тетяна, Yuliia Юлія, "
-                    "Kateryna Катерина, Halyna Галина, Svitlana Світлана, Mariia Марія, Liudmyla Людмила"),
-        "m": _pairs("Oleksandr Олександр, Andrii Андрій, Serhii Сергій, Mykola Микола, Dmytro Дмитро, "
-                    "Taras Тарас, Yurii Юрій, Vasyl Василь, Bohdan Богдан, Ihor Ігор, Maksym Максим"),
-        "family": _pairs("Kovalenko Коваленко, Bondarenko Бондаренко, Tkachenko Ткаченко, Kravchenko Кравченко, "
-                         "Oliinyk Олійник, Shevchuk Шевчук, Polishchuk Поліщук, Lysenko Лисенко, "
-                         "Marchenko Марченко, Rudenko Руденко, Moroz Мороз, Melnyk Мельник, Boiko Бойко, "
-                         "Kovalchuk Ковальчук, Hnatiuk Гнатюк, Pavlenko Павленко"),
+        "f": _pairs(
+            "Olena Олена, Oksana Оксана, Iryna Ірина, Nataliia Наталія, Tetiana Тетяна, Yuliia Юлія, "
+            "Kateryna Катерина, Halyna Галина, Svitlana Світлана, Mariia Марія, Liudmyla Людмила"
+        ),
+        "m": _pairs(
+            "Oleksandr Олександр, Andrii Андрій, Serhii Сергій, Mykola Микола, Dmytro Дмитро, "
+            "Taras Тарас, Yurii Юрій, Vasyl Василь, Bohdan Богдан, Ihor Ігор, Maksym Максим"
+        ),
+        "family": _pairs(
+            "Kovalenko Коваленко, Bondarenko Бондаренко, Tkachenko Ткаченко, Kravchenko Кравченко, "
+            "Oliinyk Олійник, Shevchuk Шевчук, Polishchuk Поліщук, Lysenko Лисенко, "
+            "Marchenko Марченко, Rudenko Руденко, Moroz Мороз, Melnyk Мельник, Boiko Бойко, "
+            "Kovalchuk Ковальчук, Hnatiuk Гнатюк, Pavlenko Павленко"
+        ),
     },
     "ru": {
-        "f": _pairs("Anna Анна, Elena Елена, Olga Ольга, Tatiana Татьяна, Irina Ирина, Svetlana Светлана, "
-                    "Ekaterina Екатерина, Natalia Наталья, Yulia Юлия, Daria Дарья, Ksenia Ксения"),
-        "m": _pairs("Aleksei Алексей, Sergei Сергей, Dmitrii Дмитрий, Andrei Андрей, Ivan Иван, "
-                    "Nikolai Николай, Pavel Павел, Maksim Максим, Roman Роман, Kirill Кирилл"),
-        "family": _pairs("Smirnov Смирнов, Kuznetsov Кузнецов, Sokolov Соколов, Lebedev Лебедев, "
-                         "Kozlov Козлов, Novikov Новиков, Morozov Морозов, Volkov Волков, Pavlov Павлов, "
-                         "Egorov Егоров, Vinogradov Виноградов, Bogdanov Богданов"),
+        "f": _pairs(
+            "Anna Анна, Elena Елена, Olga Ольга, Tatiana Татьяна, Irina Ирина, Svetlana Светлана, "
+            "Ekaterina Екатерина, Natalia Наталья, Yulia Юлия, Daria Дарья, Ksenia Ксения"
+        ),
+        "m": _pairs(
+            "Aleksei Алексей, Sergei Сергей, Dmitrii Дмитрий, Andrei Андрей, Ivan Иван, "
+            "Nikolai Николай, Pavel Павел, Maksim Максим, Roman Роман, Kirill Кирилл"
+        ),
+        "family": _pairs(
+            "Smirnov Смирнов, Kuznetsov Кузнецов, Sokolov Соколов, Lebedev Лебедев, "
+            "Kozlov Козлов, Novikov Новиков, Morozov Морозов, Volkov Волков, Pavlov Павлов, "
+            "Egorov Егоров, Vinogradov Виноградов, Bogdanov Богданов"
+        ),
     },
     "az": {
-        "f": _pairs("Aysel, Günay, Leyla, Nigar, Sevinc, Aytən, Gülnar, Könül, Ülviyyə, Nərgiz, Səbinə, Lalə"),
+        "f": _pairs(
+            "Aysel, Günay, Leyla, Nigar, Sevinc, Aytən, Gülnar, Könül, Ülviyyə, Nərgiz, Səbinə, Lalə"
+        ),
         "m": _pairs("Elvin, Rəşad, Orxan, Tural, Elşən, Vüqar, Kamran, Ramil, Səbuhi, Fərid, Namiq, Elnur"),
-        "family": _pairs("Məmmədov, Həsənov, Hüseynov, Quliyev, Rzayev, İsmayılov, Abbasov, Cəfərov, Bağırov, "
-                         "Nəsirov, Orucov, Babayev"),
+        "family": _pairs(
+            "Məmmədov, Həsənov, Hüseynov, Quliyev, Rzayev, İsmayılov, Abbasov, Cəfərov, Bağırov, "
+            "Nəsirov, Orucov, Babayev"
+        ),
     },
     "hy": {
         "f": _pairs("Anahit, Lusine, Armine, Gayane, Narine, Hasmik, Nune, Ani, Siranush, Tatevik, Astghik"),
         "m": _pairs("Armen, Aram, Tigran, Hayk, Gor, Vardan, Karen, Arsen, Samvel, Artur, Narek, Hovhannes"),
-        "family": _pairs("Grigoryan, Harutyunyan, Hovhannisyan, Petrosyan, Khachatryan, Gevorgyan, Karapetyan, "
-                         "Mkrtchyan, Avetisyan, Vardanyan, Galstyan, Poghosyan"),
+        "family": _pairs(
+            "Grigoryan, Harutyunyan, Hovhannisyan, Petrosyan, Khachatryan, Gevorgyan, Karapetyan, "
+            "Mkrtchyan, Avetisyan, Vardanyan, Galstyan, Poghosyan"
+        ),
     },
     "uz": {
-        "f": _pairs("Dilnoza, Gulnora, Nodira, Shahnoza, Malika, Zarina, Madina, Feruza, Nilufar, Sevara, Mohira"),
+        "f": _pairs(
+            "Dilnoza, Gulnora, Nodira, Shahnoza, Malika, Zarina, Madina, Feruza, Nilufar, Sevara, Mohira"
+        ),
         "m": _pairs("Jasur, Sardor, Otabek, Bekzod, Rustam, Sherzod, Aziz, Jamshid, Farrukh, Akmal, Dilshod"),
-        "family": _pairs("Rakhimov, Yusupov, Tursunov, Ismoilov, Abdullaev, Nazarov, Sobirov, Ergashev, "
-                         "Kholmatov, Saidov, Umarov, Khasanov"),
+        "family": _pairs(
+            "Rakhimov, Yusupov, Tursunov, Ismoilov, Abdullaev, Nazarov, Sobirov, Ergashev, "
+            "Kholmatov, Saidov, Umarov, Khasanov"
+        ),
     },
     "tr": {
         "f": _pairs("Ayşe, Elif, Zeynep, Fatma, Emine, Merve, Büşra, Esra"),
@@ -157,31 +206,101 @@ NAMES: dict[str, dict[str, tuple[tuple[str, str], ...]]] = {
 }
 NATIVE_SCRIPT_SHARE = {"ka": 0.55, "uk": 0.5, "ru": 0.6}  # the others are written in Latin
 FEMININE_SUFFIX = {"ru": ("a", "а"), "az": ("a", "a"), "uz": ("a", "a")}
-LANGUAGES = {"ka": ["ka"], "uk": ["uk", "ru"], "ru": ["ru"], "az": ["az"], "hy": ["hy", "ru"], "uz": ["uz", "ru"],
-             "tr": ["tr"]}
+LANGUAGES = {
+    "ka": ["ka"],
+    "uk": ["uk", "ru"],
+    "ru": ["ru"],
+    "az": ["az"],
+    "hy": ["hy", "ru"],
+    "uz": ["uz", "ru"],
+    "tr": ["tr"],
+}
 CULTURE_OF = {"UZ": "uz", "AZ": "az", "AM": "hy", "UA": "uk", "TR": "tr", "RU": "ru", "BY": "ru", "KZ": "ru"}
 CITIZENSHIP = {"GE": 74, "UZ": 7, "AZ": 5, "AM": 4, "UA": 4, "TR": 3, "RU": 2, "BY": 0.5, "KZ": 0.5}
 # Population in thousands (Geostat, 2023); Adjara weighs more (Batumi: seasonal work, the border with Turkey).
-REGIONS = {"GE-TB": 1202, "GE-IM": 481, "GE-KK": 437, "GE-AJ": 500, "GE-KA": 306, "GE-SZ": 302, "GE-SK": 255,
-           "GE-SJ": 149, "GE-GU": 105, "GE-MM": 93, "GE-RL": 29}
-FORMS = {"forced_labour": 46, "sexual_exploitation": 30, "forced_begging": 9, "servitude": 10,
-         "forced_marriage": 3, "other": 2}
-CHILD_SHARE = {"forced_labour": 0.08, "sexual_exploitation": 0.15, "forced_begging": 0.65, "servitude": 0.1,
-               "forced_marriage": 0.7, "other": 0.05}  # about 15% of the cases
-WOMEN_SHARE = {"forced_labour": 0.25, "sexual_exploitation": 0.92, "forced_begging": 0.55, "servitude": 0.85,
-               "forced_marriage": 0.98, "other": 0.5}
+REGIONS = {
+    "GE-TB": 1202,
+    "GE-IM": 481,
+    "GE-KK": 437,
+    "GE-AJ": 500,
+    "GE-KA": 306,
+    "GE-SZ": 302,
+    "GE-SK": 255,
+    "GE-SJ": 149,
+    "GE-GU": 105,
+    "GE-MM": 93,
+    "GE-RL": 29,
+}
+FORMS = {
+    "forced_labour": 46,
+    "sexual_exploitation": 30,
+    "forced_begging": 9,
+    "servitude": 10,
+    "forced_marriage": 3,
+    "other": 2,
+}
+CHILD_SHARE = {
+    "forced_labour": 0.08,
+    "sexual_exploitation": 0.15,
+    "forced_begging": 0.65,
+    "servitude": 0.1,
+    "forced_marriage": 0.7,
+    "other": 0.05,
+}  # about 15% of the cases
+WOMEN_SHARE = {
+    "forced_labour": 0.25,
+    "sexual_exploitation": 0.92,
+    "forced_begging": 0.55,
+    "servitude": 0.85,
+    "forced_marriage": 0.98,
+    "other": 0.5,
+}
 ABROAD = {  # where a Georgian citizen was exploited, by form
-    "forced_labour": {"TR": 22, "GE": 18, "DE": 12, "RU": 7, "IL": 7, "PL": 6, "GR": 6, "AE": 5, "IT": 4,
-                      "CY": 4, "ES": 3, "EG": 2},
-    "sexual_exploitation": {"TR": 35, "GE": 22, "AE": 18, "CY": 6, "EG": 5, "GR": 4, "DE": 3, "IL": 3, "RU": 2},
+    "forced_labour": {
+        "TR": 22,
+        "GE": 18,
+        "DE": 12,
+        "RU": 7,
+        "IL": 7,
+        "PL": 6,
+        "GR": 6,
+        "AE": 5,
+        "IT": 4,
+        "CY": 4,
+        "ES": 3,
+        "EG": 2,
+    },
+    "sexual_exploitation": {
+        "TR": 35,
+        "GE": 22,
+        "AE": 18,
+        "CY": 6,
+        "EG": 5,
+        "GR": 4,
+        "DE": 3,
+        "IL": 3,
+        "RU": 2,
+    },
     "forced_begging": {"GE": 90, "TR": 6, "RU": 4},
     "servitude": {"GE": 30, "TR": 22, "AE": 12, "IL": 10, "GR": 8, "CY": 6, "IT": 6, "RU": 6},
     "forced_marriage": {"GE": 75, "TR": 15, "AZ": 10},
     "other": {"GE": 60, "TR": 40},
 }
-COUNTRY_NAMES = {"GE": "Georgia", "TR": "Turkey", "DE": "Germany", "RU": "Russia", "IL": "Israel", "PL": "Poland",
-                 "GR": "Greece", "AE": "the United Arab Emirates", "IT": "Italy", "CY": "Cyprus", "ES": "Spain",
-                 "EG": "Egypt", "AZ": "Azerbaijan"}
+COUNTRY_NAMES = {
+    "GE": "Georgia",
+    "TR": "Turkey",
+    "DE": "Germany",
+    "RU": "Russia",
+    "IL": "Israel",
+    "PL": "Poland",
+    "GR": "Greece",
+    "AE": "the United Arab Emirates",
+    "IT": "Italy",
+    "CY": "Cyprus",
+    "ES": "Spain",
+    "EG": "Egypt",
+    "AZ": "Azerbaijan",
+}
 STORIES = {
     "forced_labour": [
         "Recruited {how} for {job} in {country}. The employer kept the passport and paid nothing for months.",
@@ -194,15 +313,29 @@ STORIES = {
         "Met a man online who promised work as {role} in {country}; controlled through threats to the family.",
     ],
     "forced_begging": ["Found begging at {place}; an adult collected the money every evening."],
-    "servitude": ["Live-in domestic worker in {country}: no days off, documents confiscated, not allowed to "
-                  "leave the house alone."],
+    "servitude": [
+        "Live-in domestic worker in {country}: no days off, documents confiscated, not allowed to "
+        "leave the house alone."
+    ],
     "forced_marriage": ["Married against her will and kept at home, made to work for the husband's family."],
     "other": ["Made to carry goods across the border; threatened when refusing."],
 }
-HOW = ["through an online advertisement", "by an acquaintance from the same village", "through a private "
-       "employment agency", "through a social network group", "by a relative"]
-JOBS = ["construction work", "seasonal farm work", "work in a hotel kitchen", "greenhouse work",
-        "a job in a textile workshop", "work on a fishing boat", "car-wash work"]
+HOW = [
+    "through an online advertisement",
+    "by an acquaintance from the same village",
+    "through a private employment agency",
+    "through a social network group",
+    "by a relative",
+]
+JOBS = [
+    "construction work",
+    "seasonal farm work",
+    "work in a hotel kitchen",
+    "greenhouse work",
+    "a job in a textile workshop",
+    "work on a fishing boat",
+    "car-wash work",
+]
 ROLES = ["a waitress", "a dancer", "a hotel receptionist", "a caregiver", "a nanny"]
 PLACES = ["a metro station", "a market", "a busy crossroad", "the seafront promenade", "a church entrance"]
 PLAN = {  # plan item type, objective, action
@@ -214,32 +347,78 @@ PLAN = {  # plan item type, objective, action
         ("education", "Vocational training", "Enrol in a six-month course"),
         ("livelihood", "Help to find safe employment", "Meetings with the employment service"),
     ],
-    "forced_labour": [("labour_exploitation_rehabilitation", "Recover unpaid wages and documents",
-                       "Complaint to the labour inspection; request to the consulate")],
-    "sexual_exploitation": [("sexual_exploitation_rehabilitation", "Psychological recovery",
-                             "Weekly sessions with the shelter psychologist")],
+    "forced_labour": [
+        (
+            "labour_exploitation_rehabilitation",
+            "Recover unpaid wages and documents",
+            "Complaint to the labour inspection; request to the consulate",
+        )
+    ],
+    "sexual_exploitation": [
+        (
+            "sexual_exploitation_rehabilitation",
+            "Psychological recovery",
+            "Weekly sessions with the shelter psychologist",
+        )
+    ],
 }
-NOTES = ["Phoned; doing well and attends the sessions.", "Interpreter arranged for the next interview.",
-         "Accompanied to the hospital for tests.", "Met the investigator together with the lawyer.",
-         "Asked about the compensation; explained the procedure.", "Missed the appointment; will call again.",
-         "Family visit arranged at the shelter.", "Informed of the decision and of the right to appeal."]
+NOTES = [
+    "Phoned; doing well and attends the sessions.",
+    "Interpreter arranged for the next interview.",
+    "Accompanied to the hospital for tests.",
+    "Met the investigator together with the lawyer.",
+    "Asked about the compensation; explained the procedure.",
+    "Missed the appointment; will call again.",
+    "Family visit arranged at the shelter.",
+    "Informed of the decision and of the right to appeal.",
+]
 CLOSURE_AFTER_IDENTIFICATION = {
-    ClosureReason.ASSISTANCE_COMPLETED: 50, ClosureReason.RETURNED: 10, ClosureReason.DECLINED_ASSISTANCE: 10,
-    ClosureReason.LOST_CONTACT: 14, ClosureReason.REFERRED_ELSEWHERE: 12, ClosureReason.DECEASED: 1,
+    ClosureReason.ASSISTANCE_COMPLETED: 50,
+    ClosureReason.RETURNED: 10,
+    ClosureReason.DECLINED_ASSISTANCE: 10,
+    ClosureReason.LOST_CONTACT: 14,
+    ClosureReason.REFERRED_ELSEWHERE: 12,
+    ClosureReason.DECEASED: 1,
     ClosureReason.OTHER: 3,
 }
 CLOSURE_BEFORE_DECISION = {
-    ClosureReason.DECLINED_ASSISTANCE: 40, ClosureReason.LOST_CONTACT: 30, ClosureReason.REFERRED_ELSEWHERE: 20,
+    ClosureReason.DECLINED_ASSISTANCE: 40,
+    ClosureReason.LOST_CONTACT: 30,
+    ClosureReason.REFERRED_ELSEWHERE: 20,
     ClosureReason.RETURNED: 10,
 }
-INDUSTRIES = ["a_agriculture_forestry_and_fishing", "f_construction", "c_manufacturing",
-              "i_accommodation_and_food_service_activities", "g_wholesale_and_retail_trade_repair_of_motor_vehicles"]
-CONTROL = ["debt_bondage", "withholds_documents", "takes_earnings", "physical_threats", "threatens_children_family",
-           "psychological_abuse", "excessive_working_hours", "false_promises", "threats_law_enforcement"]
-RECRUITMENT = ["through_an_online_advertisement", "through_online_social_networks", "through_friends_or_social_events",
-               "through_family_or_family_events", "at_work", "other"]
-MEMBERS = ["Demo member (NGO)", "Demo member (international organisation)", "Demo member (NGO, Batumi)",
-           "Demo chair"]
+INDUSTRIES = [
+    "a_agriculture_forestry_and_fishing",
+    "f_construction",
+    "c_manufacturing",
+    "i_accommodation_and_food_service_activities",
+    "g_wholesale_and_retail_trade_repair_of_motor_vehicles",
+]
+CONTROL = [
+    "debt_bondage",
+    "withholds_documents",
+    "takes_earnings",
+    "physical_threats",
+    "threatens_children_family",
+    "psychological_abuse",
+    "excessive_working_hours",
+    "false_promises",
+    "threats_law_enforcement",
+]
+RECRUITMENT = [
+    "through_an_online_advertisement",
+    "through_online_social_networks",
+    "through_friends_or_social_events",
+    "through_family_or_family_events",
+    "at_work",
+    "other",
+]
+MEMBERS = [
+    "Demo member (NGO)",
+    "Demo member (international organisation)",
+    "Demo member (NGO, Batumi)",
+    "Demo chair",
+]
 
 
 Acts = list[tuple[float, Callable[[], None]]]  # what happens in a case's life, at hours after its referral
@@ -275,7 +454,7 @@ class _Case:
         return self.obj
 
 
-def _pick(rng: random.Random, weights: Mapping[T, float]) -> T:
+def _pick[T](rng: random.Random, weights: Mapping[T, float]) -> T:
     return rng.choices(list(weights), weights=list(weights.values()))[0]
 
 
@@ -306,25 +485,13 @@ def _clock(start: dt.datetime) -> Iterator[Callable[[dt.datetime], None]]:
         yield lambda when: current.__setitem__(0, when)
 
 
-class _Builder:
-    def __init__(self, *, count: int, seed: int, now: dt.datetime) -> None:
-        self.rng = random.Random(seed)
-        self.count = count
-        self.now = now
-        self.start = now - dt.timedelta(days=WINDOW_DAYS)
-        self.profile = active_profile()
-        self.agencies: dict[str, Agency] = {}
-        self.users: dict[str, User] = {}
-        self.acts: list[_Act] = []
-        # The referrals app depends on cases, not the other way round: the demo, which lives a case through every
-        # app, reaches it by name, and leaves referrals out when the app is not installed.
-        self.referral_services: ModuleType | None = None
-        if apps.is_installed("opennrm.referrals"):
-            self.referral_services = importlib.import_module("opennrm.referrals.services")
+class People:
+    """Generated people and the facts of their case, drawn from `rng` (the benchmarks use it too)."""
 
-    # --- people and the facts of their case ---------------------------------------------------------
+    def __init__(self, rng: random.Random) -> None:
+        self.rng = rng
 
-    def _name(self, culture: str, sex: str) -> tuple[str, str]:
+    def name(self, culture: str, sex: str) -> tuple[str, str]:
         rng = self.rng
         pool = NAMES[culture]
         given = rng.choice(pool["f" if sex == "feminine" else "m"])
@@ -335,7 +502,7 @@ class _Builder:
         script = 1 if rng.random() < NATIVE_SCRIPT_SHARE.get(culture, 0) else 0
         return given[script], family[script]
 
-    def _intake(self, first_contact: dt.date) -> tuple[IntakeData, bool, bool]:
+    def intake(self, first_contact: dt.date) -> tuple[IntakeData, bool, bool]:
         """The facts of a person and their case; also whether they were exploited abroad, and are a child."""
         rng = self.rng
         form = _pick(rng, FORMS)
@@ -345,11 +512,15 @@ class _Builder:
         sex = "feminine" if roll < women else "masculine"
         if form == "sexual_exploitation" and roll > 0.97:
             sex = "transgender_feminine"
-        citizenship = _pick(rng, CITIZENSHIP) if not child else _pick(rng, {"GE": 90, "AZ": 4, "UZ": 3, "UA": 3})
+        citizenship = (
+            _pick(rng, CITIZENSHIP) if not child else _pick(rng, {"GE": 90, "AZ": 4, "UZ": 3, "UA": 3})
+        )
         if citizenship == "GE":
             region = _pick(rng, REGIONS)
-            culture = {"GE-KK": _pick(rng, {"ka": 50, "az": 45, "hy": 5}),
-                       "GE-SJ": _pick(rng, {"ka": 50, "hy": 50})}.get(region, "ka")
+            culture = {
+                "GE-KK": _pick(rng, {"ka": 50, "az": 45, "hy": 5}),
+                "GE-SJ": _pick(rng, {"ka": 50, "hy": 50}),
+            }.get(region, "ka")
             country = _pick(rng, ABROAD[form])
         else:
             region = _pick(rng, {"GE-TB": 55, "GE-AJ": 35, "GE-KK": 10})
@@ -369,34 +540,81 @@ class _Builder:
         born: dt.date | None = None
         if rng.random() < (0.95 if child else 0.88):
             born = first_contact - dt.timedelta(days=age * 365 + rng.randint(5, 360))
-        given, family = self._name(culture, sex if sex != "transgender_feminine" else "feminine")
+        given, family = self.name(culture, sex if sex != "transgender_feminine" else "feminine")
         document_type, number = "", ""
         if rng.random() < 0.75:  # the others' documents were taken by the exploiters
-            document_type = ("passport" if citizenship != "GE" or country != "GE"
-                             else "birth_certificate" if child else "national_id")
+            document_type = (
+                "passport"
+                if citizenship != "GE" or country != "GE"
+                else "birth_certificate"
+                if child
+                else "national_id"
+            )
             number = f"DEMO{rng.randint(1_000_000, 9_999_999)}"
         story = rng.choice(STORIES[form]).format(
-            how=rng.choice(HOW), job=rng.choice(JOBS), country=COUNTRY_NAMES.get(country, country),
-            hours=rng.randint(12, 16), role=rng.choice(ROLES), place=rng.choice(PLACES),
+            how=rng.choice(HOW),
+            job=rng.choice(JOBS),
+            country=COUNTRY_NAMES.get(country, country),
+            hours=rng.randint(12, 16),
+            role=rng.choice(ROLES),
+            place=rng.choice(PLACES),
         )
         guardian = ""
         if child:
-            guardian = rng.choice([f"{self._name(culture, 'feminine')[0]} {family} (mother)",
-                                   f"{self._name(culture, 'masculine')[0]} {family} (father)",
-                                   "Guardianship and custody body of the municipality"])
+            guardian = rng.choice(
+                [
+                    f"{self.name(culture, 'feminine')[0]} {family} (mother)",
+                    f"{self.name(culture, 'masculine')[0]} {family} (father)",
+                    "Guardianship and custody body of the municipality",
+                ]
+            )
         languages = LANGUAGES[culture] + (["ka"] if citizenship == "GE" and culture != "ka" else [])
         intake = IntakeData(
-            given_name=given, family_name=family, date_of_birth=born, age_estimate=None if born else age,
-            sex=sex, citizenship=citizenship, languages=languages, document_type=document_type,
-            document_number=number, first_contact_date=first_contact, region=region, exploitation_forms=forms,
-            exploitation_country=country, narrative=story, guardian=guardian,
+            given_name=given,
+            family_name=family,
+            date_of_birth=born,
+            age_estimate=None if born else age,
+            sex=sex,
+            citizenship=citizenship,
+            languages=languages,
+            document_type=document_type,
+            document_number=number,
+            first_contact_date=first_contact,
+            region=region,
+            exploitation_forms=forms,
+            exploitation_country=country,
+            narrative=story,
+            guardian=guardian,
         )
         return intake, country != "GE", child
 
+
+class _Builder:
+    def __init__(self, *, count: int, seed: int, now: dt.datetime) -> None:
+        self.rng = random.Random(seed)  # noqa: S311 - generated demo data, not a secret
+        self.count = count
+        self.now = now
+        self.start = now - dt.timedelta(days=WINDOW_DAYS)
+        self.profile = active_profile()
+        self.agencies: dict[str, Agency] = {}
+        self.users: dict[str, User] = {}
+        self.acts: list[_Act] = []
+        self.people = People(self.rng)
+        # The referrals app depends on cases, not the other way round: the demo, which lives a case through every
+        # app, reaches it by name, and leaves referrals out when the app is not installed.
+        self.referral_services: ModuleType | None = None
+        if apps.is_installed("opennrm.referrals"):
+            self.referral_services = importlib.import_module("opennrm.referrals.services")
+
     def _referrer(self, intake: IntakeData, abroad: bool) -> str:
         form = intake.exploitation_forms[0]
-        local_ngo = {"GE-AJ": "ngo_batumi", "GE-GU": "ngo_batumi", "GE-IM": "ngo_kutaisi", "GE-RL": "ngo_kutaisi",
-                     "GE-SZ": "ngo_kutaisi"}.get(intake.region, "ngo_legal")
+        local_ngo = {
+            "GE-AJ": "ngo_batumi",
+            "GE-GU": "ngo_batumi",
+            "GE-IM": "ngo_kutaisi",
+            "GE-RL": "ngo_kutaisi",
+            "GE-SZ": "ngo_kutaisi",
+        }.get(intake.region, "ngo_legal")
         weights: dict[str, float] = {"police": 30, "fund": 15, local_ngo: 20}
         if form == "forced_labour" and not abroad:
             weights["labour"] = 35
@@ -409,12 +627,18 @@ class _Builder:
     def plan_case(self, fate: str) -> None:
         rng = self.rng
         # The facts are drawn with a provisional first contact; `_place` then moves the whole life in time.
-        intake, abroad, child = self._intake(self.now.date())
+        intake, abroad, child = self.people.intake(self.now.date())
         referring = self._referrer(intake, abroad)
         worker = "caseworker_batumi" if intake.region in ("GE-AJ", "GE-GU") else "caseworker"
         route = "law_enforcement" if referring == "police" and rng.random() < 0.5 else "permanent_group"
-        life = _Case(intake=intake, filer=FILER[referring], referring=referring, worker=worker, route=route,
-                     child=child)
+        life = _Case(
+            intake=intake,
+            filer=FILER[referring],
+            referring=referring,
+            worker=worker,
+            route=route,
+            child=child,
+        )
         acts: Acts = [(0.0, lambda: self._refer(life))]
         t = details = rng.uniform(0.5, 30)
         acts.append((t, lambda: self._details(life)))
@@ -442,8 +666,9 @@ class _Builder:
                     refused = None if granted else t
             decided = None if fate == "appeal_pending" else t
         if self.referral_services is not None:
-            self._plan_referrals(life, acts, fate=fate, start=details, decided=decided if granted else None,
-                                 refused=refused)
+            self._plan_referrals(
+                life, acts, fate=fate, start=details, decided=decided if granted else None, refused=refused
+            )
         if granted and decided is not None:
             self._assistance(life, acts, decided)
         elif refused is not None:
@@ -460,13 +685,27 @@ class _Builder:
             acts.append((t, lambda: self._close(life, reason, follow_up=granted)))
             self._place(life, acts, anchor=t, gap=(1 * DAY, WINDOW_DAYS * DAY))
             return
-        gaps = {"referred": (3, (150 if rng.random() < 0.2 else 40) * DAY), "screened": (1, 60 * DAY),
-                "pending": (1, 44), "pending_overdue": (50, 25 * DAY), "appeal_pending": (1, 6 * DAY),
-                "identified": (2 * DAY, 2 * 365 * DAY), "not_identified": (1 * DAY, 365 * DAY)}
+        gaps = {
+            "referred": (3, (150 if rng.random() < 0.2 else 40) * DAY),
+            "screened": (1, 60 * DAY),
+            "pending": (1, 44),
+            "pending_overdue": (50, 25 * DAY),
+            "appeal_pending": (1, 6 * DAY),
+            "identified": (2 * DAY, 2 * 365 * DAY),
+            "not_identified": (1 * DAY, 365 * DAY),
+        }
         self._place(life, acts, anchor=anchor, gap=gaps[fate], skew=1.3 if granted else 1.0)
 
-    def _plan_referrals(self, life: _Case, acts: Acts, *, fate: str, start: float, decided: float | None,
-                        refused: float | None) -> None:
+    def _plan_referrals(
+        self,
+        life: _Case,
+        acts: Acts,
+        *,
+        fate: str,
+        start: float,
+        decided: float | None,
+        refused: float | None,
+    ) -> None:
         """A shelter at the start for many; after identification, legal aid, psychological support, return."""
         rng = self.rng
         intake = life.intake
@@ -483,21 +722,54 @@ class _Builder:
             if fate == "closed_early":
                 stay = min(stay, rng.uniform(3 * DAY, 25 * DAY))
             shelter = "shelter_batumi" if intake.region in ("GE-AJ", "GE-GU") else "shelter_tbilisi"
-            self._referral(life, acts, "shelter", shelter, sent, stay, "Safe accommodation after the first interview.")
+            self._referral(
+                life, acts, "shelter", shelter, sent, stay, "Safe accommodation after the first interview."
+            )
         if decided is None:
             return
         if rng.random() < 0.35:
-            self._referral(life, acts, "legal_aid", "ngo_legal", decided + rng.uniform(1 * DAY, 15 * DAY),
-                           rng.uniform(30 * DAY, 150 * DAY), "Representation in the criminal case.")
+            self._referral(
+                life,
+                acts,
+                "legal_aid",
+                "ngo_legal",
+                decided + rng.uniform(1 * DAY, 15 * DAY),
+                rng.uniform(30 * DAY, 150 * DAY),
+                "Representation in the criminal case.",
+            )
         if intake.region in ("GE-IM", "GE-RL", "GE-SZ", "GE-GU", "GE-SK") and rng.random() < 0.5:
-            self._referral(life, acts, "psychological", "ngo_kutaisi", decided + rng.uniform(1 * DAY, 20 * DAY),
-                           rng.uniform(30 * DAY, 120 * DAY), "Counselling near home after the shelter.")
+            self._referral(
+                life,
+                acts,
+                "psychological",
+                "ngo_kutaisi",
+                decided + rng.uniform(1 * DAY, 20 * DAY),
+                rng.uniform(30 * DAY, 120 * DAY),
+                "Counselling near home after the shelter.",
+            )
         if intake.citizenship != "GE" and rng.random() < 0.6:
-            self._referral(life, acts, "return_reintegration", "iom", decided + rng.uniform(5 * DAY, 40 * DAY),
-                           rng.uniform(10 * DAY, 60 * DAY), "Voluntary return and reintegration support.")
+            self._referral(
+                life,
+                acts,
+                "return_reintegration",
+                "iom",
+                decided + rng.uniform(5 * DAY, 40 * DAY),
+                rng.uniform(10 * DAY, 60 * DAY),
+                "Voluntary return and reintegration support.",
+            )
 
-    def _referral(self, life: _Case, acts: Acts, service: str, agency: str, sent: float, length: float,
-                  reason: str, *, may_decline: bool = True) -> None:
+    def _referral(
+        self,
+        life: _Case,
+        acts: Acts,
+        service: str,
+        agency: str,
+        sent: float,
+        length: float,
+        reason: str,
+        *,
+        may_decline: bool = True,
+    ) -> None:
         """Sent, then accepted and (after `length` hours) completed with the service recorded; or declined, and
         for a shelter sent to the other one."""
         rng = self.rng
@@ -509,8 +781,16 @@ class _Builder:
             acts.append((answered, lambda: self._answer(life, slot, agency, accept=False)))
             if service == "shelter":
                 other = "shelter_tbilisi" if agency == "shelter_batumi" else "shelter_batumi"
-                self._referral(life, acts, service, other, answered + rng.uniform(1, 6), length, reason,
-                               may_decline=False)
+                self._referral(
+                    life,
+                    acts,
+                    service,
+                    other,
+                    answered + rng.uniform(1, 6),
+                    length,
+                    reason,
+                    may_decline=False,
+                )
             return
         acts.append((answered, lambda: self._answer(life, slot, agency, accept=True)))
         acts.append((answered + max(length, 2 * DAY), lambda: self._complete_referral(life, slot, agency)))
@@ -530,7 +810,7 @@ class _Builder:
         for item in rng.sample(options, rng.randint(1, 4)):
             at = decided + rng.uniform(0.5 * DAY, 20 * DAY)
             ends = rng.randint(14, 120)
-            acts.append((at, lambda item=item, ends=ends: self._plan_item(life, item, ends)))
+            acts.append((at, partial(self._plan_item, life, item, ends)))
             if rng.random() < 0.7:
                 acts.append((at + ends * DAY, lambda: self._complete_item(life)))
                 last = max(last, at + ends * DAY)
@@ -538,7 +818,7 @@ class _Builder:
         for _ in range(rng.randint(0, 3)):
             at = decided + rng.uniform(1 * DAY, 150 * DAY)
             note = rng.choice(NOTES[:-1])
-            acts.append((at, lambda note=note: self._note(life, note)))
+            acts.append((at, partial(self._note, life, note)))
             last = max(last, at)
         if rng.random() < 0.5:
             at = decided + rng.uniform(1, 5 * DAY)
@@ -556,8 +836,9 @@ class _Builder:
             at = last + rng.uniform(1 * DAY, 10 * DAY)
             acts.append((at, lambda: self._consent(life, ConsentPurpose.CROSS_BORDER, True)))
 
-    def _place(self, life: _Case, acts: Acts, *, anchor: float,
-               gap: tuple[float, float], skew: float = 1.0) -> None:
+    def _place(
+        self, life: _Case, acts: Acts, *, anchor: float, gap: tuple[float, float], skew: float = 1.0
+    ) -> None:
         """Put the life on the calendar: the anchor act happens `gap` hours before now (skew > 1 favours recent
         ones), never before the window; acts after the anchor that would be in the future are left out."""
         low, high = gap
@@ -566,7 +847,8 @@ class _Builder:
         referred = self.now - dt.timedelta(hours=hours_ago + anchor)
         # First contact: the day of the referral or a few days before it.
         first = timezone.localtime(referred, self.profile.zone).date() - dt.timedelta(
-            days=self.rng.choice([0, 0, 0, 1, 2, 5]))
+            days=self.rng.choice([0, 0, 0, 1, 2, 5])
+        )
         life.intake.first_contact_date = first
         if life.intake.date_of_birth is not None:
             life.intake.date_of_birth -= self.now.date() - first
@@ -580,8 +862,11 @@ class _Builder:
 
     def _refer(self, life: _Case) -> None:
         case = services.refer_person(
-            actor=self.users[life.filer], referring_agency=self.agencies[life.referring],
-            owning_agency=self.agencies["fund"], data=life.intake, consent_given=True,
+            actor=self.users[life.filer],
+            referring_agency=self.agencies[life.referring],
+            owning_agency=self.agencies["fund"],
+            data=life.intake,
+            consent_given=True,
         )
         life.obj = case
 
@@ -601,33 +886,47 @@ class _Builder:
         if "servitude" in forms:
             changes["forced_labour_industry"] = "t_activities_of_households_as_employers"
         if "sexual_exploitation" in forms:
-            changes["sexual_exploitation_types"] = ["prostitution"] + (["pornography"] if rng.random() < 0.1 else [])
-        services.update_case(actor=self.users[life.worker], case=case, expected_version=case.version,
-                             changes=changes)
+            changes["sexual_exploitation_types"] = ["prostitution"] + (
+                ["pornography"] if rng.random() < 0.1 else []
+            )
+        services.update_case(
+            actor=self.users[life.worker], case=case, expected_version=case.version, changes=changes
+        )
         if not life.intake.given_name.isascii() and rng.random() < 0.4:
             # The Latin spelling of the passport, next to the name as first written.
             services.update_identity(
-                actor=self.users[life.worker], case=case, expected_version=case.version,
+                actor=self.users[life.worker],
+                case=case,
+                expected_version=case.version,
                 changes={"other_names": [anyascii(f"{life.intake.given_name} {life.intake.family_name}")]},
             )
 
     def _screen(self, life: _Case, *, positive: bool) -> None:
         age = life.case().age_at_exploitation
         form = life.intake.exploitation_forms[0]
-        usable = {"forced_begging": "forced_labour", "servitude": "forced_labour", "other": "forced_labour",
-                  "forced_marriage": "sexual_exploitation"}.get(form, form)
+        usable = {
+            "forced_begging": "forced_labour",
+            "servitude": "forced_labour",
+            "other": "forced_labour",
+            "forced_marriage": "sexual_exploitation",
+        }.get(form, form)
         choices = screening.choose_instrument(age=age, form=usable)
         if not choices:
             return
         choice = self.rng.choice([c for c in choices if c.usable] or choices)
         found = self._indicators(choice.instrument, choice.instrument_list, positive=positive)
         services.record_screening(
-            actor=self.users[life.worker], case=life.case(), instrument_id=choice.instrument.id,
-            instrument_version=choice.instrument.version, list_id=choice.instrument_list.id, found=found,
+            actor=self.users[life.worker],
+            case=life.case(),
+            instrument_id=choice.instrument.id,
+            instrument_version=choice.instrument.version,
+            list_id=choice.instrument_list.id,
+            found=found,
         )
 
-    def _indicators(self, instrument: screening.Instrument, item: screening.InstrumentList, *,
-                    positive: bool) -> set[str]:
+    def _indicators(
+        self, instrument: screening.Instrument, item: screening.InstrumentList, *, positive: bool
+    ) -> set[str]:
         """Indicators that meet the instrument's rule (positive) or fall short of it."""
         rng = self.rng
         rule = instrument.rule
@@ -635,11 +934,18 @@ class _Builder:
             return set()
         if isinstance(rule, screening.CountRule):
             ids = [i.id for i in item.indicators]
-            n = rng.randint(rule.threshold, rule.threshold + 3) if positive else rng.randint(0, rule.threshold - 1)
+            n = (
+                rng.randint(rule.threshold, rule.threshold + 3)
+                if positive
+                else rng.randint(0, rule.threshold - 1)
+            )
             return set(rng.sample(ids, min(n, len(ids))))
         found: set[str] = set()
-        kinds = [r.kind for r in rule.requirements(item.population)] if positive else [
-            screening.DimensionKind.EXPLOITATION]
+        kinds = (
+            [r.kind for r in rule.requirements(item.population)]
+            if positive
+            else [screening.DimensionKind.EXPLOITATION]
+        )
         for kind in kinds:
             dimensions = [d for d in item.dimensions if d.kind == kind and d.indicators]
             if not dimensions:
@@ -656,8 +962,9 @@ class _Builder:
         return found
 
     def _request(self, life: _Case) -> None:
-        life.decision_id = services.request_decision(actor=self.users[life.worker], case=life.case(),
-                                                     route=life.route).pk
+        life.decision_id = services.request_decision(
+            actor=self.users[life.worker], case=life.case(), route=life.route
+        ).pk
 
     def _decide(self, life: _Case, *, granted: bool) -> None:
         decision = Decision.objects.get(pk=life.decision_id)
@@ -668,8 +975,10 @@ class _Builder:
             reasons = "The facts show a labour dispute, not the means or purpose of exploitation."
         by_group = life.route == "permanent_group"
         services.decide(
-            actor=self.users["decider" if by_group else "investigator"], decision=decision,
-            outcome=DecisionOutcome.GRANTED if granted else DecisionOutcome.REFUSED, reasons=reasons,
+            actor=self.users["decider" if by_group else "investigator"],
+            decision=decision,
+            outcome=DecisionOutcome.GRANTED if granted else DecisionOutcome.REFUSED,
+            reasons=reasons,
             members=self.rng.sample(MEMBERS, 3) if by_group else [],
         )
         life.case().refresh_from_db()
@@ -680,16 +989,24 @@ class _Builder:
     def _plan_item(self, life: _Case, item: tuple[str, str, str], ends_in_days: int) -> None:
         kind, objective, action = item
         created = services.add_plan_item(
-            actor=self.users[life.worker], case=life.case(), type=kind, objective=objective, action=action,
+            actor=self.users[life.worker],
+            case=life.case(),
+            type=kind,
+            objective=objective,
+            action=action,
             planned_end=timezone.localdate() + dt.timedelta(days=ends_in_days),
         )
         life.items.append(created.pk)
 
     def _complete_item(self, life: _Case) -> None:
-        open_items = SupportPlanItem.objects.filter(pk__in=life.items, actual_end__isnull=True).order_by("planned_end")
+        open_items = SupportPlanItem.objects.filter(pk__in=life.items, actual_end__isnull=True).order_by(
+            "planned_end"
+        )
         item = open_items.first()
         if item is not None and life.case().status != CaseStatus.CLOSED:
-            services.complete_plan_item(actor=self.users[life.worker], item=item, actual_end=timezone.localdate())
+            services.complete_plan_item(
+                actor=self.users[life.worker], item=item, actual_end=timezone.localdate()
+            )
 
     def _note(self, life: _Case, body: str) -> None:
         case = life.case()
@@ -700,17 +1017,26 @@ class _Builder:
         services.record_consent(actor=self.users[life.worker], case=life.case(), purpose=purpose, given=given)
 
     def _approve(self, life: _Case) -> None:
-        life.compensation_id = services.approve_compensation(actor=self.users[life.worker], case=life.case()).pk
+        life.compensation_id = services.approve_compensation(
+            actor=self.users[life.worker], case=life.case()
+        ).pk
 
     def _pay(self, life: _Case) -> None:
         compensation = Compensation.objects.get(pk=life.compensation_id)
-        services.pay_compensation(actor=self.users["caseworker"], compensation=compensation,
-                                  payment_reference=f"DEMO-PAY-{compensation.pk:05d}")
+        services.pay_compensation(
+            actor=self.users["caseworker"],
+            compensation=compensation,
+            payment_reference=f"DEMO-PAY-{compensation.pk:05d}",
+        )
 
     def _close(self, life: _Case, reason: str, *, follow_up: bool) -> None:
         follow = timezone.localdate() + dt.timedelta(days=self.rng.randint(60, 180)) if follow_up else None
-        services.close_case(actor=self.users[life.worker], case=life.case(), reason=reason,
-                            follow_up_date=follow if self.rng.random() < 0.5 else None)
+        services.close_case(
+            actor=self.users[life.worker],
+            case=life.case(),
+            reason=reason,
+            follow_up_date=follow if self.rng.random() < 0.5 else None,
+        )
 
     def _send(self, life: _Case, slot: int, service: str, agency_key: str, reason: str) -> None:
         assert self.referral_services is not None
@@ -720,12 +1046,20 @@ class _Builder:
         if case.is_child:
             override = ConsentBasis.CHILD_BEST_INTERESTS
         elif services.has_consent(case, ConsentPurpose.REFERRAL, agency) is None:
-            services.record_consent(actor=worker, case=case, purpose=ConsentPurpose.REFERRAL, given=True,
-                                    agency=agency)
-        service_type = apps.get_model("referrals", "ServiceType").objects.get(country=case.country, code=service)
+            services.record_consent(
+                actor=worker, case=case, purpose=ConsentPurpose.REFERRAL, given=True, agency=agency
+            )
+        service_type = apps.get_model("referrals", "ServiceType").objects.get(
+            country=case.country, code=service
+        )
         referral = self.referral_services.refer_to_service(
-            actor=worker, case=case, service=service_type, to_agency=agency, from_agency=self.agencies["fund"],
-            reason=reason, override_basis=override,
+            actor=worker,
+            case=case,
+            service=service_type,
+            to_agency=agency,
+            from_agency=self.agencies["fund"],
+            reason=reason,
+            override_basis=override,
         )
         life.referrals[slot] = referral.pk
 
@@ -736,8 +1070,9 @@ class _Builder:
         if accept:
             self.referral_services.accept_referral(actor=provider, referral=referral)
         else:
-            self.referral_services.decline_referral(actor=provider, referral=referral,
-                                                    reason="No free place at the moment.")
+            self.referral_services.decline_referral(
+                actor=provider, referral=referral, reason="No free place at the moment."
+            )
         # The provider answered from the alert: it is read.
         url = reverse("referrals:detail", kwargs={"public_id": referral.public_id})
         Alert.objects.filter(recipient=provider, url=url, read_at__isnull=True).update(read_at=timezone.now())
@@ -747,8 +1082,11 @@ class _Builder:
         provider = self.users[PROVIDER[agency_key]]
         referral = apps.get_model("referrals", "Referral").objects.get(pk=life.referrals[slot])
         self.referral_services.record_delivery(
-            actor=provider, referral=referral, start_date=timezone.localtime(referral.responded_at).date(),
-            end_date=timezone.localdate(), description=DELIVERED[referral.service.code],
+            actor=provider,
+            referral=referral,
+            start_date=timezone.localtime(referral.responded_at).date(),
+            end_date=timezone.localdate(),
+            description=DELIVERED[referral.service.code],
         )
         self.referral_services.complete_referral(actor=provider, referral=referral)
 
@@ -758,8 +1096,16 @@ class _Builder:
         rng = self.rng
         form = _pick(rng, {"sexual_exploitation": 50, "forced_labour": 40, "servitude": 10})
         citizenship = _pick(rng, {"GE": 70, "UZ": 10, "AZ": 6, "TR": 5, "UA": 5, "RU": 4})
-        key = _pick(rng, {"police": 30, "ngo_batumi": 30, "labour": 20 if form == "forced_labour" else 0,
-                          "ngo_legal": 10, "ngo_kutaisi": 10})
+        key = _pick(
+            rng,
+            {
+                "police": 30,
+                "ngo_batumi": 30,
+                "labour": 20 if form == "forced_labour" else 0,
+                "ngo_legal": 10,
+                "ngo_kutaisi": 10,
+            },
+        )
         at = self.start + dt.timedelta(hours=rng.uniform(0, WINDOW_DAYS * DAY - 2))
         sex = "feminine" if rng.random() < WOMEN_SHARE[form] else "masculine"
         age = round(rng.triangular(18, 55, 27))
@@ -768,9 +1114,15 @@ class _Builder:
 
         def run() -> None:
             services.notify_anonymously(
-                actor=self.users[FILER[key]], agency=self.agencies[key],
-                first_contact_date=timezone.localdate(), sex=sex, age=age, citizenship=citizenship, region=region,
-                exploitation_forms=[form], exploitation_country=country,
+                actor=self.users[FILER[key]],
+                agency=self.agencies[key],
+                first_contact_date=timezone.localdate(),
+                sex=sex,
+                age=age,
+                citizenship=citizenship,
+                region=region,
+                exploitation_forms=[form],
+                exploitation_country=country,
             )
 
         self.acts.append(_Act(at=at, order=len(self.acts), run=run))
@@ -785,14 +1137,24 @@ class _Builder:
             user = User.objects.filter(username=username).first()
             if user is None:
                 # As accounts.services.create_user, with an unusable password (no Argon2 hash: 0.5 s each).
-                user = User.objects.create_user(username=username, password=None, first_name=first,
-                                                last_name=last)
+                user = User.objects.create_user(
+                    username=username, password=None, first_name=first, last_name=last
+                )
                 audit.record(actor=None, action="user.created", target=user)
             for agency_key, role, scope in roles:
                 agency = self.agencies[agency_key]
                 if not Membership.objects.filter(user=user, agency=agency, role=role).exists():
-                    account_services.grant_membership(actor=None, user=user, agency=agency, role=role, scope=scope)
-        wanted = {*FILER.values(), *PROVIDER.values(), "decider", "investigator", "caseworker", "caseworker_batumi"}
+                    account_services.grant_membership(
+                        actor=None, user=user, agency=agency, role=role, scope=scope
+                    )
+        wanted = {
+            *FILER.values(),
+            *PROVIDER.values(),
+            "decider",
+            "investigator",
+            "caseworker",
+            "caseworker_batumi",
+        }
         self.users = {u.username: u for u in User.objects.filter(username__in=wanted)}
         Membership.objects.filter(user__in=self.users.values(), valid_from__gt=self.start).update(
             valid_from=self.start - dt.timedelta(days=1)

@@ -10,6 +10,7 @@ from typing import Any
 
 from django import forms
 from django.db.models import QuerySet
+from django.http import QueryDict
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
 from django.utils.functional import Promise
@@ -94,7 +95,9 @@ def age_on(born: dt.date | None, on: dt.date) -> int | None:
     return on.year - born.year - ((on.month, on.day) < (born.month, born.day))
 
 
-def estimated_age(date_of_birth: dt.date | None, age_estimate: int | None, first_contact: dt.date | None) -> int | None:
+def estimated_age(
+    date_of_birth: dt.date | None, age_estimate: int | None, first_contact: dt.date | None
+) -> int | None:
     """The age the services use: from the date of birth at first contact, else the estimate."""
     on = first_contact or timezone.localdate()
     return age_on(date_of_birth, on) if date_of_birth else age_estimate
@@ -108,7 +111,12 @@ def is_child(date_of_birth: dt.date | None, age_estimate: int | None, first_cont
 def identity_token(given: str, family: str, born: dt.date | None, document: str) -> str:
     """A keyed digest of what the duplicate check looked at: "create anyway" holds only for the same person."""
     value = "\x1f".join(
-        [normalise(given), normalise(family), born.isoformat() if born else "", normalise_document_number(document)]
+        [
+            normalise(given),
+            normalise(family),
+            born.isoformat() if born else "",
+            normalise_document_number(document),
+        ]
     )
     return salted_hmac("opennrm.cases.intake.duplicates", value, algorithm="sha256").hexdigest()
 
@@ -172,51 +180,83 @@ class ReferralForm(AgencyChoiceForm):
     family_name = forms.CharField(label=_("Family name"), max_length=200, required=False, widget=_text())
     date_of_birth = forms.DateField(label=_("Date of birth"), required=False, widget=DateInput())
     age_estimate = forms.IntegerField(
-        label=_("Estimated age"), required=False, min_value=0, max_value=120,
+        label=_("Estimated age"),
+        required=False,
+        min_value=0,
+        max_value=120,
         help_text=_("If the date of birth is not known."),
         widget=forms.NumberInput(attrs={"inputmode": "numeric"}),
     )
-    sex = forms.ChoiceField(label=_("Sex / gender"), choices=picklist("prs_Gender"), initial="non_specified_unknown")
+    sex = forms.ChoiceField(
+        label=_("Sex / gender"), choices=picklist("prs_Gender"), initial="non_specified_unknown"
+    )
     citizenship = forms.ChoiceField(label=_("Citizenship"), choices=country_choices, required=False)
     languages = forms.MultipleChoiceField(
-        label=_("Languages the person speaks"), choices=language_choices, required=False,
+        label=_("Languages the person speaks"),
+        choices=language_choices,
+        required=False,
         widget=forms.SelectMultiple(attrs={"size": 4}),
     )
     phone = forms.CharField(
-        label=_("Phone"), max_length=40, required=False,
+        label=_("Phone"),
+        max_length=40,
+        required=False,
         widget=forms.TextInput(attrs={"type": "tel", "inputmode": "tel", "autocomplete": "off"}),
     )
     document_type = forms.ChoiceField(
         label=_("Document type"), choices=_blank() + list(DocumentType.choices), required=False
     )
-    document_number = forms.CharField(label=_("Document number"), max_length=60, required=False, widget=_text())
+    document_number = forms.CharField(
+        label=_("Document number"), max_length=60, required=False, widget=_text()
+    )
     first_contact_date = forms.DateField(
-        label=_("Date of first contact"), required=False, widget=DateInput(),
+        label=_("Date of first contact"),
+        required=False,
+        widget=DateInput(),
         help_text=_("Leave as today if you met the person today."),
     )
     region = forms.ChoiceField(label=_("Region"), choices=region_choices, required=False)
     exploitation_forms = forms.MultipleChoiceField(
-        label=_("Forms of exploitation"), choices=picklist("vic_TypeOfExploitation"), required=False,
+        label=_("Forms of exploitation"),
+        choices=picklist("vic_TypeOfExploitation"),
+        required=False,
         widget=_checkboxes(),
     )
     exploitation_country = forms.ChoiceField(
         label=_("Country of exploitation"), choices=country_choices, required=False
     )
     narrative = forms.CharField(
-        label=_("What happened"), required=False, widget=_area(5),
+        label=_("What happened"),
+        required=False,
+        widget=_area(5),
         help_text=_("In a few sentences, in the person's words where possible."),
     )
     guardian = forms.CharField(
-        label=_("Guardian (for a child)"), required=False, widget=_area(2),
+        label=_("Guardian (for a child)"),
+        required=False,
+        widget=_area(2),
         help_text=_("Name and contact of the parent or legal guardian, or of the guardian appointed."),
     )
     owning_agency = forms.ModelChoiceField(
-        label=_("Agency that takes the case"), queryset=Agency.objects.none(), to_field_name="public_id",
-        empty_label=None, required=False,
+        label=_("Agency that takes the case"),
+        queryset=Agency.objects.none(),
+        to_field_name="public_id",
+        empty_label=None,
+        required=False,
     )
 
-    IDENTITY = ("given_name", "family_name", "date_of_birth", "age_estimate", "sex", "citizenship", "languages",
-                "phone", "document_type", "document_number")
+    IDENTITY = (
+        "given_name",
+        "family_name",
+        "date_of_birth",
+        "age_estimate",
+        "sex",
+        "citizenship",
+        "languages",
+        "phone",
+        "document_type",
+        "document_number",
+    )
     CONTEXT = ("first_contact_date", "region", "exploitation_forms", "exploitation_country", "narrative")
 
     def __init__(self, *args: Any, access: Access | None = None, **kwargs: Any) -> None:
@@ -225,7 +265,9 @@ class ReferralForm(AgencyChoiceForm):
         field = self.fields["owning_agency"]
         assert isinstance(field, forms.ModelChoiceField)
         field.queryset = agencies
-        self.default_owner = next((a for a in agencies if a.kind == AgencyKind.STATE_FUND), None) or agencies.first()
+        self.default_owner = (
+            next((a for a in agencies if a.kind == AgencyKind.STATE_FUND), None) or agencies.first()
+        )
         if self.default_owner is not None:
             field.initial = self.default_owner.public_id
         self.fields["first_contact_date"].initial = timezone.localdate
@@ -244,6 +286,17 @@ class ReferralForm(AgencyChoiceForm):
                 data["owning_agency"] = self.default_owner
         return data
 
+    def forget_identity(self) -> None:
+        """After a refusal: what identifies the person is not even kept on the screen (the errors stay)."""
+        dropped = {*self.IDENTITY, "narrative", "guardian"}
+        kept = QueryDict(mutable=True)
+        if isinstance(self.data, QueryDict):
+            for key, values in self.data.lists():
+                if key not in dropped:
+                    kept.setlist(key, values)
+        self.data = kept
+        self._bound_fields_cache: dict[str, Any] = {}  # bound fields keep the data they were validated with
+
     @property
     def child(self) -> bool:
         data = self.cleaned_data
@@ -255,13 +308,19 @@ class ReferralForm(AgencyChoiceForm):
 
     def token(self) -> str:
         data = self.cleaned_data
-        return identity_token(data["given_name"], data.get("family_name", ""), data.get("date_of_birth"),
-                              data.get("document_number", ""))
+        return identity_token(
+            data["given_name"],
+            data.get("family_name", ""),
+            data.get("date_of_birth"),
+            data.get("document_number", ""),
+        )
 
     def notification_query(self) -> dict[str, Any]:
         """What carries over to an anonymous notification: nothing that identifies the person."""
         data = self.cleaned_data
-        age = estimated_age(data.get("date_of_birth"), data.get("age_estimate"), data.get("first_contact_date"))
+        age = estimated_age(
+            data.get("date_of_birth"), data.get("age_estimate"), data.get("first_contact_date")
+        )
         first_contact = data.get("first_contact_date")
         return {
             "first_contact_date": first_contact.isoformat() if first_contact else "",
@@ -306,15 +365,22 @@ class NotificationForm(AgencyChoiceForm):
     """An anonymous notification: no identity fields at all."""
 
     first_contact_date = forms.DateField(label=_("Date of first contact"), widget=DateInput())
-    sex = forms.ChoiceField(label=_("Sex / gender"), choices=picklist("prs_Gender"), initial="non_specified_unknown")
+    sex = forms.ChoiceField(
+        label=_("Sex / gender"), choices=picklist("prs_Gender"), initial="non_specified_unknown"
+    )
     age = forms.IntegerField(
-        label=_("Age (estimate)"), required=False, min_value=0, max_value=120,
+        label=_("Age (estimate)"),
+        required=False,
+        min_value=0,
+        max_value=120,
         widget=forms.NumberInput(attrs={"inputmode": "numeric"}),
     )
     citizenship = forms.ChoiceField(label=_("Citizenship"), choices=country_choices, required=False)
     region = forms.ChoiceField(label=_("Region"), choices=region_choices, required=False)
     exploitation_forms = forms.MultipleChoiceField(
-        label=_("Forms of exploitation"), choices=picklist("vic_TypeOfExploitation"), required=False,
+        label=_("Forms of exploitation"),
+        choices=picklist("vic_TypeOfExploitation"),
+        required=False,
         widget=_checkboxes(),
     )
     exploitation_country = forms.ChoiceField(
@@ -333,23 +399,36 @@ class NotificationForm(AgencyChoiceForm):
 
 class CaseFilterForm(forms.Form):
     q = forms.CharField(
-        label=_("Search"), required=False, max_length=200,
+        label=_("Search"),
+        required=False,
+        max_length=200,
         widget=forms.TextInput(attrs={"type": "search", "autocomplete": "off"}),
         help_text=_("A reference, or its beginning."),
     )
-    status = forms.ChoiceField(label=_("Status"), choices=_blank(_("Any")) + list(CaseStatus.choices), required=False)
-    form = forms.ChoiceField(label=_("Form of exploitation"), choices=lambda: _blank(_("Any")) + list(
-        htcds_snake_choices("vic_TypeOfExploitation")), required=False)
-    region = forms.ChoiceField(label=_("Region"), choices=lambda: _blank(_("Any")) + list(
-        active_profile().region_choices()), required=False)
+    status = forms.ChoiceField(
+        label=_("Status"), choices=_blank(_("Any")) + list(CaseStatus.choices), required=False
+    )
+    form = forms.ChoiceField(
+        label=_("Form of exploitation"),
+        choices=lambda: _blank(_("Any")) + list(htcds_snake_choices("vic_TypeOfExploitation")),
+        required=False,
+    )
+    region = forms.ChoiceField(
+        label=_("Region"),
+        choices=lambda: _blank(_("Any")) + list(active_profile().region_choices()),
+        required=False,
+    )
     child = forms.ChoiceField(
-        label=_("Child"), choices=[("", _("Any")), (YES, _("Children only")), (NO, _("Adults only"))],
+        label=_("Child"),
+        choices=[("", _("Any")), (YES, _("Children only")), (NO, _("Adults only"))],
         required=False,
     )
     overdue = forms.BooleanField(label=_("Decision overdue"), required=False)
     agency = forms.ChoiceField(label=_("Owning agency"), choices=[], required=False)
 
-    def __init__(self, *args: Any, agencies: Iterable[Agency] = (), identity: bool = False, **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, agencies: Iterable[Agency] = (), identity: bool = False, **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
         if identity:
             self.fields["q"].help_text = _(
@@ -372,7 +451,7 @@ _DATE_AT_END = re.compile(r"^(?P<name>.*?)[\s,]+(?P<date>\d{4}-\d{2}-\d{2}|\d{1,
 
 
 def split_name_and_date(text: str) -> tuple[str, dt.date | None]:
-    """"Nino Beridze 1990-05-31" (or 31.05.1990) -> ("Nino Beridze", date); otherwise (text, None)."""
+    """ "Nino Beridze 1990-05-31" (or 31.05.1990) -> ("Nino Beridze", date); otherwise (text, None)."""
     match = _DATE_AT_END.match(text.strip())
     if not match:
         return text.strip(), None
@@ -396,48 +475,79 @@ class CaseEditForm(forms.Form):
 
     version = forms.IntegerField(widget=forms.HiddenInput, min_value=1)
     exploitation_forms = forms.MultipleChoiceField(
-        label=_("Forms of exploitation"), choices=picklist("vic_TypeOfExploitation"), required=False,
+        label=_("Forms of exploitation"),
+        choices=picklist("vic_TypeOfExploitation"),
+        required=False,
         widget=_checkboxes(),
     )
     forced_labour_industry = forms.ChoiceField(
         label=_("Forced labour industry"), choices=blank_picklist("vic_ForcedLabourIndustry"), required=False
     )
     sexual_exploitation_types = forms.MultipleChoiceField(
-        label=_("Type of sexual exploitation"), choices=picklist("vic_TypeOfSexExploitation"), required=False,
+        label=_("Type of sexual exploitation"),
+        choices=picklist("vic_TypeOfSexExploitation"),
+        required=False,
         widget=_checkboxes(),
     )
     methods_of_control = forms.MultipleChoiceField(
-        label=_("Methods of control"), choices=picklist("vic_MethodsOfControl"), required=False,
+        label=_("Methods of control"),
+        choices=picklist("vic_MethodsOfControl"),
+        required=False,
         widget=_checkboxes(),
     )
     methods_of_recruitment = forms.MultipleChoiceField(
-        label=_("Methods of recruitment"), choices=picklist("vic_MethodOfRecruitment"), required=False,
+        label=_("Methods of recruitment"),
+        choices=picklist("vic_MethodOfRecruitment"),
+        required=False,
         widget=_checkboxes(),
     )
     relationship_to_trafficker = forms.ChoiceField(
-        label=_("Relationship to trafficker"), choices=blank_picklist("vic_RelationshipToTrafficker"),
+        label=_("Relationship to trafficker"),
+        choices=blank_picklist("vic_RelationshipToTrafficker"),
         required=False,
     )
     perpetrator_roles = forms.MultipleChoiceField(
-        label=_("Perpetrator roles"), choices=picklist("per_RoleInProcess"), required=False, widget=_checkboxes()
+        label=_("Perpetrator roles"),
+        choices=picklist("per_RoleInProcess"),
+        required=False,
+        widget=_checkboxes(),
     )
     region = forms.ChoiceField(label=_("Region"), choices=region_choices, required=False)
     narrative = forms.CharField(label=_("What happened"), required=False, widget=_area(6))
     guardian = forms.CharField(label=_("Guardian (for a child)"), required=False, widget=_area(2))
     case_worker = UserChoiceField(
-        label=_("Case worker"), queryset=User.objects.none(), to_field_name="public_id", required=False,
+        label=_("Case worker"),
+        queryset=User.objects.none(),
+        to_field_name="public_id",
+        required=False,
         empty_label=_("Not assigned"),
     )
 
     FIELDSETS = (
         (_("Exploitation"), ("exploitation_forms", "forced_labour_industry", "sexual_exploitation_types")),
-        (_("Recruitment and control"), ("methods_of_recruitment", "methods_of_control",
-                                        "relationship_to_trafficker", "perpetrator_roles")),
+        (
+            _("Recruitment and control"),
+            (
+                "methods_of_recruitment",
+                "methods_of_control",
+                "relationship_to_trafficker",
+                "perpetrator_roles",
+            ),
+        ),
         (_("The case"), ("region", "narrative", "guardian", "case_worker")),
     )
-    CASE_FIELDS = ("forced_labour_industry", "sexual_exploitation_types", "methods_of_control",
-                   "methods_of_recruitment", "relationship_to_trafficker", "perpetrator_roles", "region",
-                   "narrative", "guardian", "case_worker")
+    CASE_FIELDS = (
+        "forced_labour_industry",
+        "sexual_exploitation_types",
+        "methods_of_control",
+        "methods_of_recruitment",
+        "relationship_to_trafficker",
+        "perpetrator_roles",
+        "region",
+        "narrative",
+        "guardian",
+        "case_worker",
+    )
 
     def __init__(self, *args: Any, case: Case, **kwargs: Any) -> None:
         self.case = case
@@ -449,7 +559,9 @@ class CaseEditForm(forms.Form):
 
     @staticmethod
     def initial_for(case: Case) -> dict[str, Any]:
-        initial: dict[str, Any] = {name: getattr(case, name) for name in CaseEditForm.CASE_FIELDS if name != "case_worker"}
+        initial: dict[str, Any] = {
+            name: getattr(case, name) for name in CaseEditForm.CASE_FIELDS if name != "case_worker"
+        }
         initial["case_worker"] = case.case_worker.public_id if case.case_worker else None
         initial["exploitation_forms"] = sorted(case.exploitation_forms.values_list("form", flat=True))
         initial["version"] = case.version
@@ -463,8 +575,12 @@ class CaseEditForm(forms.Form):
             if name not in self.fields:
                 continue
             new, old = data.get(name), getattr(self.case, name)
-            if name in ("sexual_exploitation_types", "methods_of_control", "methods_of_recruitment",
-                        "perpetrator_roles"):
+            if name in (
+                "sexual_exploitation_types",
+                "methods_of_control",
+                "methods_of_recruitment",
+                "perpetrator_roles",
+            ):
                 if sorted(new or []) != sorted(old or []):
                     changes[name] = list(new or [])
             elif name == "case_worker":
@@ -480,7 +596,12 @@ class CaseEditForm(forms.Form):
         return [(legend, [self[n] for n in names if n in self.fields]) for legend, names in self.FIELDSETS]
 
 
-CONTACT_KINDS = [("phone", _("Phone")), ("email", _("E-mail")), ("messenger", _("Messenger")), ("other", _("Other"))]
+CONTACT_KINDS = [
+    ("phone", _("Phone")),
+    ("email", _("E-mail")),
+    ("messenger", _("Messenger")),
+    ("other", _("Other")),
+]
 MAX_ROWS = 10
 _ROW = re.compile(r"^(?:doc|contact)_\w+_(\d+)$")
 
@@ -504,13 +625,25 @@ class IdentityEditForm(forms.Form):
     sex = forms.ChoiceField(label=_("Sex / gender"), choices=picklist("prs_Gender"))
     citizenship = forms.ChoiceField(label=_("Citizenship"), choices=country_choices, required=False)
     languages = forms.MultipleChoiceField(
-        label=_("Languages the person speaks"), choices=language_choices, required=False,
+        label=_("Languages the person speaks"),
+        choices=language_choices,
+        required=False,
         widget=forms.SelectMultiple(attrs={"size": 4}),
     )
     address = forms.CharField(label=_("Address"), required=False, widget=_area(2))
 
-    PERSON_FIELDS = ("given_name", "family_name", "other_names", "date_of_birth", "sex", "citizenship", "languages",
-                     "address", "documents", "contacts")
+    PERSON_FIELDS = (
+        "given_name",
+        "family_name",
+        "other_names",
+        "date_of_birth",
+        "sex",
+        "citizenship",
+        "languages",
+        "address",
+        "documents",
+        "contacts",
+    )
 
     def __init__(self, *args: Any, person: Person, version: int, **kwargs: Any) -> None:
         self.person = person
@@ -569,12 +702,17 @@ class IdentityEditForm(forms.Form):
     def values(self) -> dict[str, Any]:
         data = self.cleaned_data
         documents = [
-            {"type": data.get(f"doc_type_{i}") or DocumentType.OTHER, "number": data[f"doc_number_{i}"].strip()}
-            for i in range(self.document_rows) if data.get(f"doc_number_{i}", "").strip()
+            {
+                "type": data.get(f"doc_type_{i}") or DocumentType.OTHER,
+                "number": data[f"doc_number_{i}"].strip(),
+            }
+            for i in range(self.document_rows)
+            if data.get(f"doc_number_{i}", "").strip()
         ]
         contacts = [
             {"kind": data.get(f"contact_kind_{i}") or "other", "value": data[f"contact_value_{i}"].strip()}
-            for i in range(self.contact_rows) if data.get(f"contact_value_{i}", "").strip()
+            for i in range(self.contact_rows)
+            if data.get(f"contact_value_{i}", "").strip()
         ]
         return {
             "given_name": data["given_name"].strip(),
@@ -602,12 +740,16 @@ class ConsentForm(forms.Form):
         label=_("Answer"), choices=[(YES, _("Given")), (NO, _("Refused"))], widget=forms.RadioSelect
     )
     agency = forms.ModelChoiceField(
-        label=_("Agency (for a referral)"), queryset=Agency.objects.none(), to_field_name="public_id",
+        label=_("Agency (for a referral)"),
+        queryset=Agency.objects.none(),
+        to_field_name="public_id",
         required=False,
     )
     basis = forms.ChoiceField(label=_("Basis"), choices=ConsentBasis.choices, initial=ConsentBasis.CONSENT)
     justification = forms.CharField(
-        label=_("Justification"), required=False, widget=_area(2),
+        label=_("Justification"),
+        required=False,
+        widget=_area(2),
         help_text=_("Required when the basis is the law: name the legal provision."),
     )
 

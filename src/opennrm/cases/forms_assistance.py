@@ -32,10 +32,14 @@ class ScreeningForm(forms.Form):
         label=_("Notes for the decision maker"),
         required=False,
         widget=forms.Textarea(attrs={"rows": 4}),
-        help_text=_("What the person said or what you saw that supports the indicators ticked. Kept encrypted."),
+        help_text=_(
+            "What the person said or what you saw that supports the indicators ticked. Kept encrypted."
+        ),
     )
 
-    def __init__(self, *args: Any, instrument_list: instruments.InstrumentList | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, instrument_list: instruments.InstrumentList | None = None, **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
         indicators = instrument_list.indicators if instrument_list is not None else ()
         self.fields["found"].choices = [(i.id, str(i.label)) for i in indicators]  # type: ignore[attr-defined]
@@ -47,11 +51,13 @@ class RequestDecisionForm(forms.Form):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["route"].widget.choices = active_profile().authority_choices()  # type: ignore[attr-defined]
+        self.fields["route"].widget.choices = active_profile().authority_choices()
 
 
 class DecideForm(forms.Form):
-    outcome = forms.ChoiceField(label=_("Decision"), choices=DecisionOutcome.choices, widget=forms.RadioSelect)
+    outcome = forms.ChoiceField(
+        label=_("Decision"), choices=DecisionOutcome.choices, widget=forms.RadioSelect
+    )
     reasons = forms.CharField(
         label=_("Reasons"),
         widget=forms.Textarea(attrs={"rows": 6}),

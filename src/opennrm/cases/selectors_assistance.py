@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import TypeVar
 
 from django.db.models import Model
 from django.utils import timezone
@@ -39,8 +38,6 @@ from opennrm.core import audit
 from opennrm.core.profiles import Compensation as CompensationRule
 from opennrm.core.profiles import CountryProfile, DeadlineUnit, active_profile
 
-M = TypeVar("M", bound=Model)
-
 # Statuses from which a case may be screened (services.record_screening) or sent for a decision.
 SCREENABLE = (CaseStatus.REFERRED, CaseStatus.SCREENED)
 REQUESTABLE = (CaseStatus.REFERRED, CaseStatus.SCREENED)
@@ -50,7 +47,7 @@ CHILD_FOR_SCREENING = 17  # an age under 18, for a child whose exact age is unkn
 # --- looking up what a page acts on ------------------------------------------------------------------
 
 
-def case_object(
+def case_object[M: Model](
     access: Access, model: type[M], public_id: str, *, perm: Perm | None = None, identity: bool = False
 ) -> M | None:
     """The object (`Decision`, `SupportPlanItem`, `Attachment`, `Compensation`) with this public id, if its case
@@ -178,7 +175,9 @@ def _re_evaluate(screening: Screening) -> instruments.ScreeningResult | None:
         instrument = instruments.get_instrument(
             screening.instrument_id, screening.instrument_version, digest=screening.instrument_digest
         )
-        return instruments.evaluate(instrument=instrument, list_id=screening.list_id, found=set(screening.found))
+        return instruments.evaluate(
+            instrument=instrument, list_id=screening.list_id, found=set(screening.found)
+        )
     except (LookupError, ValueError, instruments.InstrumentConflictError):
         return None
 
@@ -245,11 +244,15 @@ def _requestable(case: Case, profile: CountryProfile) -> bool:
     return case.status == CaseStatus.IDENTIFIED and validity is not None and validity.renewable
 
 
-def decision_section(*, access: Access, actor: User, case: Case, now: datetime | None = None) -> DecisionSection:
+def decision_section(
+    *, access: Access, actor: User, case: Case, now: datetime | None = None
+) -> DecisionSection:
     profile = active_profile()
     identity = can_read_identity(access, case)
     decisions = list(
-        case.decisions.order_by("-requested_at") if identity else case.decisions.defer("reasons").order_by("-requested_at")
+        case.decisions.order_by("-requested_at")
+        if identity
+        else case.decisions.defer("reasons").order_by("-requested_at")
     )
     pending = next((d for d in decisions if not d.outcome), None)
     past = [
@@ -265,7 +268,10 @@ def decision_section(*, access: Access, actor: User, case: Case, now: datetime |
     ]
     if identity and past:
         audit.record_read(
-            actor=actor, target=case, fields=["decisions.reasons", "decisions.members"], action="decision.reasons.read",
+            actor=actor,
+            target=case,
+            fields=["decisions.reasons", "decisions.members"],
+            action="decision.reasons.read",
             details={"decisions": len(past)},
         )
     deadline = profile.deadline(child=case.is_child)
@@ -273,12 +279,16 @@ def decision_section(*, access: Access, actor: User, case: Case, now: datetime |
         pending=pending,
         pending_route=route_name(profile, pending.route) if pending else "",
         clock=clock(pending.deadline_at, now) if pending else None,
-        rule=describe_rule(pending.deadline_rule) if pending else describe_rule(f"{deadline.amount} {deadline.unit}"),
+        rule=describe_rule(pending.deadline_rule)
+        if pending
+        else describe_rule(f"{deadline.amount} {deadline.unit}"),
         starts=str(deadline.starts),
         placeholder=not deadline.configured,
         past=past,
         identity=identity,
-        can_request=pending is None and _requestable(case, profile) and can_do(access, Perm.DECISION_REQUEST, case),
+        can_request=pending is None
+        and _requestable(case, profile)
+        and can_do(access, Perm.DECISION_REQUEST, case),
         can_appeal=case.status == CaseStatus.NOT_IDENTIFIED
         and any(p.decision.outcome == DecisionOutcome.REFUSED for p in past)
         and can_do(access, Perm.DECISION_REQUEST, case),
@@ -306,7 +316,9 @@ class DecisionFile:
     earlier: list[PastDecision]
 
 
-def decision_file(*, access: Access, actor: User, decision: Decision, now: datetime | None = None) -> DecisionFile:
+def decision_file(
+    *, access: Access, actor: User, decision: Decision, now: datetime | None = None
+) -> DecisionFile:
     profile = active_profile()
     case = decision.case
     identity = can_read_identity(access, case)
@@ -331,7 +343,10 @@ def decision_file(*, access: Access, actor: User, decision: Decision, now: datet
             reasons=None,
             members=None,
         )
-        for d in case.decisions.exclude(pk=decision.pk).exclude(outcome="").defer("reasons").order_by("-decided_at")
+        for d in case.decisions.exclude(pk=decision.pk)
+        .exclude(outcome="")
+        .defer("reasons")
+        .order_by("-decided_at")
     ]
     return DecisionFile(
         decision=decision,
@@ -364,10 +379,17 @@ def plan_section(*, access: Access, actor: User, case: Case) -> PlanSection:
     items = case.plan_items.all() if identity else case.plan_items.defer("objective", "action")
     rows = list(items.order_by("actual_end", "planned_end", "id"))
     if identity and rows:
-        audit.record_read(actor=actor, target=case, fields=["plan_items.objective", "plan_items.action"],
-                          action="plan.read", details={"items": len(rows)})
+        audit.record_read(
+            actor=actor,
+            target=case,
+            fields=["plan_items.objective", "plan_items.action"],
+            action="plan.read",
+            details={"items": len(rows)},
+        )
     return PlanSection(
-        items=rows, identity=identity, can_edit=case.status != CaseStatus.CLOSED and can_do(access, Perm.CASE_EDIT, case)
+        items=rows,
+        identity=identity,
+        can_edit=case.status != CaseStatus.CLOSED and can_do(access, Perm.CASE_EDIT, case),
     )
 
 
@@ -382,8 +404,13 @@ def notes_section(*, access: Access, actor: User, case: Case) -> NotesSection:
     if can_read_identity(access, case):
         notes = list(case.notes.select_related("author").order_by("-created_at", "-id"))
         if notes:
-            audit.record_read(actor=actor, target=case, fields=["notes.body"], action="note.read",
-                              details={"notes": len(notes)})
+            audit.record_read(
+                actor=actor,
+                target=case,
+                fields=["notes.body"],
+                action="note.read",
+                details={"notes": len(notes)},
+            )
     return NotesSection(notes=notes, can_add=notes is not None and can_do(access, Perm.CASE_EDIT, case))
 
 
@@ -399,10 +426,17 @@ def attachments_section(*, access: Access, actor: User, case: Case) -> Attachmen
 
     attachments = None
     if can_read_identity(access, case):
-        attachments = list(case.attachments.select_related("uploaded_by").defer("file").order_by("-created_at"))
+        attachments = list(
+            case.attachments.select_related("uploaded_by").defer("file").order_by("-created_at")
+        )
         if attachments:
-            audit.record_read(actor=actor, target=case, fields=["attachments.original_name"],
-                              action="attachment.list.read", details={"attachments": len(attachments)})
+            audit.record_read(
+                actor=actor,
+                target=case,
+                fields=["attachments.original_name"],
+                action="attachment.list.read",
+                details={"attachments": len(attachments)},
+            )
     return AttachmentsSection(
         attachments=attachments,
         can_add=attachments is not None and can_do(access, Perm.CASE_EDIT, case),
@@ -422,7 +456,9 @@ class CompensationSection:
 def compensation_section(*, access: Access, case: Case) -> CompensationSection:
     rule = active_profile().compensation
     if rule is None:
-        return CompensationSection(rule=None, compensation=None, granted=False, can_approve=False, can_pay=False)
+        return CompensationSection(
+            rule=None, compensation=None, granted=False, can_approve=False, can_pay=False
+        )
     compensation = Compensation.objects.filter(case=case).first()
     allowed = can_do(access, Perm.COMPENSATION_APPROVE, case)
     granted = case.trafficking_status == TraffickingStatus.ACTUAL
@@ -451,4 +487,3 @@ def closure_section(*, access: Access, case: Case) -> ClosureSection:
         pending_decision=status == CaseStatus.DECISION_PENDING,
         can_edit=can_do(access, Perm.CASE_EDIT, case),
     )
-

@@ -450,6 +450,10 @@ def request_decision(*, actor: User, case: Case, route: str, appeal_of: Decision
         raise DomainError(_("A decision cannot be requested on a closed case."), code="closed")
     if appeal_of is None and case.status == CaseStatus.NOT_IDENTIFIED:
         raise DomainError(_("The status was refused: lodge an appeal against the refusal instead."), code="invalid_state")
+    # IDENTIFIED -> DECISION_PENDING is the renewal of a time-limited status: only where the profile has one.
+    validity = profile.status_validity
+    if case.status == CaseStatus.IDENTIFIED and (validity is None or not validity.renewable):
+        raise DomainError(_("The victim status was already granted and does not need renewal."), code="invalid_state")
     check_transition(case.status, CaseStatus.DECISION_PENDING)
     now = timezone.now()
     deadline = profile.deadline(child=case.is_child)

@@ -10,6 +10,8 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
+from opennrm.accounts.roles import Perm
+
 
 def _can_administer(request: HttpRequest) -> bool:
     from opennrm.accounts.access import request_access  # models are not loaded when the admin app config is

@@ -147,8 +147,11 @@ def can_withdraw(access: Access, referral: Referral) -> bool:
 
 
 def can_see_person(access: Access, referral: Referral) -> bool:
-    """The provider sees the person's data the service needs while the referral is pending or accepted."""
-    return referral.status in ACTIVE_STATUSES and referral.to_agency_id in _provider_agency_ids(access)
+    """The provider sees the person's data the service needs while the referral is pending or accepted, and
+    while the consent it rests on (if it rests on one) stands."""
+    if referral.status not in ACTIVE_STATUSES or referral.to_agency_id not in _provider_agency_ids(access):
+        return False
+    return referral.consent_id is None or referral.consent is None or referral.consent.withdrawn_at is None
 
 
 def allowed_actions(access: Access, referral: Referral) -> set[str]:
@@ -185,7 +188,7 @@ def provider_view(*, actor: User, referral: Referral) -> dict[str, Any]:
     is on the providing side of a pending or accepted referral.
     """
     # Re-read: a status changed since the caller loaded the referral must close the view.
-    referral = Referral.objects.select_related("case__person", "service").get(pk=referral.pk)
+    referral = Referral.objects.select_related("case__person", "service", "consent").get(pk=referral.pk)
     if not can_see_person(access_for(actor), referral):
         raise PermissionDenied
     case = referral.case

@@ -186,4 +186,3 @@ def dimension_explanation(dimension: instruments.DimensionResult, result: instru
         "found": found_text,
         "options": "; ".join(_combination_text(c) for c in rule.combinations),
     }
-

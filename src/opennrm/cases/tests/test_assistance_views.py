@@ -36,8 +36,10 @@ def reads_identity(role: Role) -> bool:
 def identified_case():
     worker, agency = worker_and_agency()
     case = refer(worker, agency)
-    grant(member(Role.DECISION_MAKER, agency=agency),
-          services.request_decision(actor=worker, case=case, route="permanent_group"))
+    grant(
+        member(Role.DECISION_MAKER, agency=agency),
+        services.request_decision(actor=worker, case=case, route="permanent_group"),
+    )
     case.refresh_from_db()
     return worker, agency, case
 
@@ -63,7 +65,12 @@ PAGES = [
     ("cases:note_add", "case", Perm.CASE_EDIT, {"body": "She prefers calls after 18:00."}),
     ("cases:close", "case", Perm.CASE_EDIT, {"reason": ClosureReason.ASSISTANCE_COMPLETED}),
     ("cases:compensation_approve", "case", Perm.COMPENSATION_APPROVE, {}),
-    ("cases:plan_complete", "item", Perm.CASE_EDIT, {"actual_end": (dt.date.today() - dt.timedelta(days=2)).isoformat()}),
+    (
+        "cases:plan_complete",
+        "item",
+        Perm.CASE_EDIT,
+        {"actual_end": (dt.date.today() - dt.timedelta(days=2)).isoformat()},
+    ),
     ("cases:compensation_pay", "compensation", Perm.COMPENSATION_APPROVE, {"payment_reference": "TRX-1"}),
 ]
 
@@ -93,7 +100,7 @@ def test_each_page_by_role(name, kind, perm, data, role):
 
 @pytest.mark.parametrize(("name", "kind", "perm", "data"), PAGES, ids=[p[0] for p in PAGES])
 def test_each_page_answers_404_to_another_agency(name, kind, perm, data):
-    worker, agency, case = identified_case()
+    worker, _agency, case = identified_case()
     target = _target(kind, worker, case)
     timeline = case.timeline.count()
     for role in (Role.CASE_WORKER, Role.COORDINATOR):
@@ -124,15 +131,26 @@ def test_a_plan_item_is_added_and_completed_and_its_text_shown_to_identity_reade
     worker, agency = worker_and_agency()
     case = refer(worker, agency)
     client = logged_in_client(worker)
-    client.post(reverse("cases:plan_add", args=[case.public_id]),
-                {"type": "legal", "objective": "Claim unpaid wages", "action": "Refer to legal aid",
-                 "planned_end": "2026-12-31"})
+    client.post(
+        reverse("cases:plan_add", args=[case.public_id]),
+        {
+            "type": "legal",
+            "objective": "Claim unpaid wages",
+            "action": "Refer to legal aid",
+            "planned_end": "2026-12-31",
+        },
+    )
     item = SupportPlanItem.objects.get(case=case)
     assert (item.type, item.objective, item.action, item.planned_end) == (
-        "legal", "Claim unpaid wages", "Refer to legal aid", dt.date(2026, 12, 31),
+        "legal",
+        "Claim unpaid wages",
+        "Refer to legal aid",
+        dt.date(2026, 12, 31),
     )
     today = timezone.localdate()
-    response = client.post(reverse("cases:plan_complete", args=[item.public_id]), {"actual_end": today.isoformat()})
+    response = client.post(
+        reverse("cases:plan_complete", args=[item.public_id]), {"actual_end": today.isoformat()}
+    )
     assert response.status_code == 302
     item.refresh_from_db()
     assert item.actual_end == today
@@ -160,7 +178,9 @@ def test_a_future_actual_end_is_refused_and_nothing_changes():
 def test_an_objective_is_required():
     worker, agency = worker_and_agency()
     case = refer(worker, agency)
-    response = logged_in_client(worker).post(reverse("cases:plan_add", args=[case.public_id]), {"type": "legal"})
+    response = logged_in_client(worker).post(
+        reverse("cases:plan_add", args=[case.public_id]), {"type": "legal"}
+    )
     assert response.status_code == 200
     assert "There is a problem" in response.content.decode()
     assert SupportPlanItem.objects.count() == 0
@@ -174,7 +194,9 @@ def test_notes_are_shown_newest_first_to_identity_readers_only_and_the_read_is_a
     case = refer(worker, agency)
     client = logged_in_client(worker)
     for body in ("First contact at the bus station.", "Moved to the Batumi shelter."):
-        assert client.post(reverse("cases:note_add", args=[case.public_id]), {"body": body}).status_code == 302
+        assert (
+            client.post(reverse("cases:note_add", args=[case.public_id]), {"body": body}).status_code == 302
+        )
     assert Note.objects.filter(case=case).count() == 2
     page = detail(client, case)
     assert page.index("Moved to the Batumi shelter.") < page.index("First contact at the bus station.")
@@ -202,10 +224,13 @@ def test_an_empty_note_is_refused():
 def test_uploading_and_downloading_by_role(role):
     worker, agency = worker_and_agency()
     case = refer(worker, agency)
-    attachment = services.add_attachment(actor=worker, case=case, upload=SimpleUploadedFile("statement.pdf", PDF))
+    attachment = services.add_attachment(
+        actor=worker, case=case, upload=SimpleUploadedFile("statement.pdf", PDF)
+    )
     client = logged_in_client(member(role, agency=agency))
-    upload = client.post(reverse("cases:attachment_add", args=[case.public_id]),
-                         {"file": SimpleUploadedFile("more.pdf", PDF)})
+    upload = client.post(
+        reverse("cases:attachment_add", args=[case.public_id]), {"file": SimpleUploadedFile("more.pdf", PDF)}
+    )
     assert upload.status_code == (302 if may(role, Perm.CASE_EDIT) else 404)
     download = client.get(reverse("cases:attachment", args=[attachment.public_id]))
     assert download.status_code == (200 if reads_identity(role) else 404)
@@ -218,8 +243,10 @@ def test_the_download_is_the_decrypted_file_as_an_attachment_and_is_audited():
     client = logged_in_client(worker)
     page = client.get(reverse("cases:attachment_add", args=[case.public_id])).content.decode()
     assert 'enctype="multipart/form-data"' in page
-    client.post(reverse("cases:attachment_add", args=[case.public_id]),
-                {"file": SimpleUploadedFile("Statement of N.B..pdf", PDF)})
+    client.post(
+        reverse("cases:attachment_add", args=[case.public_id]),
+        {"file": SimpleUploadedFile("Statement of N.B..pdf", PDF)},
+    )
     attachment = Attachment.objects.get(case=case)
     assert "Statement of N.B..pdf" in detail(client, case)
     response = client.get(reverse("cases:attachment", args=[attachment.public_id]))
@@ -238,7 +265,12 @@ def test_another_agency_cannot_download():
     case = refer(worker, agency)
     attachment = services.add_attachment(actor=worker, case=case, upload=SimpleUploadedFile("s.pdf", PDF))
     for stranger in (member(Role.CASE_WORKER), member(Role.DECISION_MAKER)):
-        assert logged_in_client(stranger).get(reverse("cases:attachment", args=[attachment.public_id])).status_code == 404
+        assert (
+            logged_in_client(stranger)
+            .get(reverse("cases:attachment", args=[attachment.public_id]))
+            .status_code
+            == 404
+        )
     assert not AuditEntry.objects.filter(action="cases.attachment.read").exists()
 
 
@@ -246,7 +278,11 @@ def test_another_agency_cannot_download():
 @pytest.mark.parametrize(
     ("name", "content", "expected"),
     [
-        ("invoice.pdf", b"MZ\x90\x00\x03\x00\x00\x00\x04\x00" + b"\x00" * 100, "Only PDF, JPEG, PNG and plain-text files"),
+        (
+            "invoice.pdf",
+            b"MZ\x90\x00\x03\x00\x00\x00\x04\x00" + b"\x00" * 100,
+            "Only PDF, JPEG, PNG and plain-text files",
+        ),
         ("big.pdf", PDF + b"0" * 3_000, "The file is too large"),
     ],
     ids=["exe-renamed-pdf", "oversized"],
@@ -257,7 +293,8 @@ def test_a_bad_upload_is_refused_with_the_message_and_nothing_is_stored(name, co
     timeline = case.timeline.count()
     with override_settings(OPENNRM_MAX_UPLOAD_BYTES=2_000):
         response = logged_in_client(worker).post(
-            reverse("cases:attachment_add", args=[case.public_id]), {"file": SimpleUploadedFile(name, content)}
+            reverse("cases:attachment_add", args=[case.public_id]),
+            {"file": SimpleUploadedFile(name, content)},
         )
     assert response.status_code == 200
     assert expected in response.content.decode()
@@ -281,7 +318,7 @@ def test_compensation_is_offered_only_once_the_status_is_granted():
 
 
 def test_compensation_is_approved_once_and_paid_once():
-    worker, agency, case = identified_case()
+    _worker, _agency, case = identified_case()
     client = logged_in_client(member(Role.COORDINATOR, scope=Scope.NATIONAL))
     assert reverse("cases:compensation_approve", args=[case.public_id]) in detail(client, case)
     assert client.post(reverse("cases:compensation_approve", args=[case.public_id])).status_code == 302
@@ -312,15 +349,19 @@ def test_no_compensation_section_where_the_profile_has_none():
 
 
 def test_closing_with_a_reason_and_follow_up_then_reopening_with_a_reason():
-    worker, agency, case = identified_case()
+    worker, _agency, case = identified_case()
     client = logged_in_client(worker)
     follow_up = timezone.localdate() + dt.timedelta(days=60)
-    response = client.post(reverse("cases:close", args=[case.public_id]),
-                           {"reason": ClosureReason.RETURNED, "follow_up_date": follow_up.isoformat()})
+    response = client.post(
+        reverse("cases:close", args=[case.public_id]),
+        {"reason": ClosureReason.RETURNED, "follow_up_date": follow_up.isoformat()},
+    )
     assert response.status_code == 302
     case.refresh_from_db()
     assert (case.status, case.closure_reason, case.follow_up_date) == (
-        CaseStatus.CLOSED, ClosureReason.RETURNED, follow_up,
+        CaseStatus.CLOSED,
+        ClosureReason.RETURNED,
+        follow_up,
     )
     page = detail(client, case)
     assert "Returned to the country of origin" in page
@@ -338,7 +379,9 @@ def test_a_case_with_a_pending_decision_is_not_closed():
     services.request_decision(actor=worker, case=case, route="permanent_group")
     client = logged_in_client(worker)
     assert "cannot be closed: the decision comes first" in detail(client, case)
-    response = client.post(reverse("cases:close", args=[case.public_id]), {"reason": ClosureReason.LOST_CONTACT})
+    response = client.post(
+        reverse("cases:close", args=[case.public_id]), {"reason": ClosureReason.LOST_CONTACT}
+    )
     assert response.status_code == 200
     assert "cannot become" in response.content.decode()
     case.refresh_from_db()

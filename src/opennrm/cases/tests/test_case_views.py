@@ -46,11 +46,22 @@ def make_case(owner, *, child=False, given="Nino", family="Beridze", document="A
     actor = actor or member(Role.FIRST_RESPONDER, agency=police, scope=Scope.OWN)
     born = timezone.localdate().replace(year=timezone.localdate().year - (15 if child else 30), day=1)
     return refer_person(
-        actor=actor, referring_agency=police, owning_agency=owner, consent_given=not child,
-        data=IntakeData(given_name=given, family_name=family, date_of_birth=born, document_type="passport",
-                        document_number=document, phone="+995 555 000 111", region="GE-TB",
-                        exploitation_forms=["forced_labour"], narrative="Worked without pay in a hotel.",
-                        guardian="Mother: Maia" if child else ""),
+        actor=actor,
+        referring_agency=police,
+        owning_agency=owner,
+        consent_given=not child,
+        data=IntakeData(
+            given_name=given,
+            family_name=family,
+            date_of_birth=born,
+            document_type="passport",
+            document_number=document,
+            phone="+995 555 000 111",
+            region="GE-TB",
+            exploitation_forms=["forced_labour"],
+            narrative="Worked without pay in a hotel.",
+            guardian="Mother: Maia" if child else "",
+        ),
     )
 
 
@@ -146,8 +157,15 @@ def response_ok(html: str, case: Case) -> bool:
 def test_the_case_page_includes_every_section_in_order(fund):
     case = make_case(fund)
     html = logged_in_client(member(Role.CASE_WORKER, agency=fund)).get(url(case)).content.decode()
-    positions = [html.index(marker) for marker in ('id="overview-heading"', 'id="identity-section"',
-                                                   'id="consent-heading"', 'id="timeline-heading"')]
+    positions = [
+        html.index(marker)
+        for marker in (
+            'id="overview-heading"',
+            'id="identity-section"',
+            'id="consent-heading"',
+            'id="timeline-heading"',
+        )
+    ]
     assert positions == sorted(positions)
 
 
@@ -156,8 +174,9 @@ def test_panels_of_other_apps_are_rendered(fund, monkeypatch):
 
     case = make_case(fund)
     monkeypatch.setattr(panels, "_registry", {})
-    panels.register("case_detail", lambda request, obj: panels.Panel(
-        template="cases/_timeline.html", context={}, order=1))
+    panels.register(
+        "case_detail", lambda request, obj: panels.Panel(template="cases/_timeline.html", context={}, order=1)
+    )
     html = logged_in_client(member(Role.CASE_WORKER, agency=fund)).get(url(case)).content.decode()
     assert html.count('<ol class="timeline"') == 2
 
@@ -175,15 +194,24 @@ def test_showing_the_identity_is_audited_with_the_field_names(fund):
     assert response["Cache-Control"] == "no-store"
     person_read = AuditEntry.objects.get(action="person.read")
     assert person_read.actor == worker.public_id and person_read.target_id == case.person.public_id
-    assert set(person_read.fields) == {"given_name", "family_name", "other_names", "date_of_birth", "documents",
-                                       "contacts", "address"}
+    assert set(person_read.fields) == {
+        "given_name",
+        "family_name",
+        "other_names",
+        "date_of_birth",
+        "documents",
+        "contacts",
+        "address",
+    }
     case_read = AuditEntry.objects.get(action="case.read")
     assert case_read.fields == ["narrative", "guardian"] and case_read.target_id == case.public_id
 
 
 def test_the_identity_page_works_without_javascript(fund):
     case = make_case(fund)
-    html = logged_in_client(member(Role.CASE_WORKER, agency=fund)).get(url(case, "identity/")).content.decode()
+    html = (
+        logged_in_client(member(Role.CASE_WORKER, agency=fund)).get(url(case, "identity/")).content.decode()
+    )
     assert "<html" in html and "Nino" in html and case.reference in html
 
 
@@ -216,9 +244,15 @@ def test_the_identity_is_edited_and_indexed(fund):
 def _identity_post(case: Case, **overrides) -> dict:
     person = case.person
     data = {
-        "version": case.version, "given_name": person.given_name, "family_name": person.family_name,
-        "date_of_birth": person.date_of_birth.isoformat(), "sex": person.sex, "citizenship": person.citizenship,
-        "doc_type_0": "passport", "doc_number_0": "AB12345", "contact_kind_0": "phone",
+        "version": case.version,
+        "given_name": person.given_name,
+        "family_name": person.family_name,
+        "date_of_birth": person.date_of_birth.isoformat(),
+        "sex": person.sex,
+        "citizenship": person.citizenship,
+        "doc_type_0": "passport",
+        "doc_number_0": "AB12345",
+        "contact_kind_0": "phone",
         "contact_value_0": "+995 555 000 111",
     }
     data.update(overrides)
@@ -239,8 +273,12 @@ def test_a_future_date_of_birth_is_refused_on_the_identity(fund):
 
 
 def _edit_post(case: Case, **overrides) -> dict:
-    data = {"version": case.version, "exploitation_forms": ["forced_labour"], "region": "GE-TB",
-            "narrative": case.narrative}
+    data = {
+        "version": case.version,
+        "exploitation_forms": ["forced_labour"],
+        "region": "GE-TB",
+        "narrative": case.narrative,
+    }
     data.update(overrides)
     return data
 
@@ -251,16 +289,32 @@ def test_a_case_worker_edits_the_case(fund):
     client = logged_in_client(worker)
     form = client.get(url(case, "edit/")).content.decode()
     assert 'name="version"' in form and "Worked without pay" in form
-    response = client.post(url(case, "edit/"), _edit_post(
-        case, exploitation_forms=["forced_labour", "sexual_exploitation"], methods_of_control=["debt_bondage"],
-        case_worker=worker.public_id, region="GE-IM"))
+    response = client.post(
+        url(case, "edit/"),
+        _edit_post(
+            case,
+            exploitation_forms=["forced_labour", "sexual_exploitation"],
+            methods_of_control=["debt_bondage"],
+            case_worker=worker.public_id,
+            region="GE-IM",
+        ),
+    )
     assert response.status_code == 302
     case.refresh_from_db()
-    assert case.region == "GE-IM" and case.methods_of_control == ["debt_bondage"] and case.case_worker == worker
-    assert set(case.exploitation_forms.values_list("form", flat=True)) == {"forced_labour", "sexual_exploitation"}
+    assert (
+        case.region == "GE-IM" and case.methods_of_control == ["debt_bondage"] and case.case_worker == worker
+    )
+    assert set(case.exploitation_forms.values_list("form", flat=True)) == {
+        "forced_labour",
+        "sexual_exploitation",
+    }
     assert case.version == 2
     assert CaseEvent.objects.filter(case=case, kind="updated").get().data["fields"] == [
-        "case_worker", "exploitation_forms", "methods_of_control", "region"]
+        "case_worker",
+        "exploitation_forms",
+        "methods_of_control",
+        "region",
+    ]
 
 
 def test_a_concurrent_edit_is_refused_and_the_first_edit_and_the_input_are_kept(fund):
@@ -268,8 +322,9 @@ def test_a_concurrent_edit_is_refused_and_the_first_edit_and_the_input_are_kept(
     first, second = member(Role.CASE_WORKER, agency=fund), member(Role.CASE_WORKER, agency=fund)
     loaded = _edit_post(case)  # both load the form at version 1
     assert logged_in_client(first).post(url(case, "edit/"), {**loaded, "region": "GE-IM"}).status_code == 302
-    response = logged_in_client(second).post(url(case, "edit/"), {**loaded, "region": "GE-KA",
-                                                                   "narrative": "My careful notes"})
+    response = logged_in_client(second).post(
+        url(case, "edit/"), {**loaded, "region": "GE-KA", "narrative": "My careful notes"}
+    )
     html = response.content.decode()
     assert response.status_code == 200
     assert "Someone else changed this case while you were editing it." in html
@@ -311,8 +366,10 @@ def test_consents_are_listed_recorded_and_withdrawn(fund):
     assert "Processing of personal data" in html and "Given" in html
     response = client.post(url(case, "consent/"), {"purpose": "referral", "given": "yes", "basis": "consent"})
     assert "A consent to a referral names the agency it is for." in response.content.decode()
-    response = client.post(url(case, "consent/"), {"purpose": "referral", "given": "yes", "basis": "consent",
-                                                   "agency": shelter.public_id})
+    response = client.post(
+        url(case, "consent/"),
+        {"purpose": "referral", "given": "yes", "basis": "consent", "agency": shelter.public_id},
+    )
     assert response.status_code == 302
     consent = Consent.objects.get(case=case, purpose="referral")
     assert consent.agency == shelter and consent.recorded_by == worker
@@ -350,25 +407,65 @@ def test_the_timeline_page_tells_what_happened(fund):
 @pytest.mark.parametrize(
     ("kind", "data", "expected"),
     [
-        ("referred", {"owning_agency": "State Fund", "child": True}, "Ana Demo (Police) referred the person to State Fund. The person is a child."),
-        ("consent", {"purpose": "data_processing", "given": True, "basis": "consent"}, "recorded consent for: Processing of personal data (Consent of the person)."),
-        ("consent", {"purpose": "referral", "given": False, "basis": "consent"}, "consent was refused for: Referral to an agency."),
+        (
+            "referred",
+            {"owning_agency": "State Fund", "child": True},
+            "Ana Demo (Police) referred the person to State Fund. The person is a child.",
+        ),
+        (
+            "consent",
+            {"purpose": "data_processing", "given": True, "basis": "consent"},
+            "recorded consent for: Processing of personal data (Consent of the person).",
+        ),
+        (
+            "consent",
+            {"purpose": "referral", "given": False, "basis": "consent"},
+            "consent was refused for: Referral to an agency.",
+        ),
         ("consent_withdrawn", {"purpose": "research"}, "consent was withdrawn for: Research and statistics"),
-        ("updated", {"fields": ["region", "exploitation_forms"]}, "changed the case: region, forms of exploitation."),
+        (
+            "updated",
+            {"fields": ["region", "exploitation_forms"]},
+            "changed the case: region, forms of exploitation.",
+        ),
         ("identity_updated", {"fields": ["given_name"]}, "changed the identity: given name."),
-        ("screened", {"instrument": "ilo", "version": "1", "conclusion": "presumed_victim"}, "screened the person (ilo 1): presumed victim."),
-        ("decision_requested", {"route": "nowhere", "deadline": "2026-01-02T10:00:00+00:00"}, "requested an identification decision (nowhere), due by"),
+        (
+            "screened",
+            {"instrument": "ilo", "version": "1", "conclusion": "presumed_victim"},
+            "screened the person (ilo 1): presumed victim.",
+        ),
+        (
+            "decision_requested",
+            {"route": "nowhere", "deadline": "2026-01-02T10:00:00+00:00"},
+            "requested an identification decision (nowhere), due by",
+        ),
         ("appeal_lodged", {"route": "nowhere", "deadline": ""}, "lodged an appeal (nowhere)"),
-        ("decided", {"outcome": "granted", "route": "x", "within_deadline": False}, "Status granted, after the deadline."),
+        (
+            "decided",
+            {"outcome": "granted", "route": "x", "within_deadline": False},
+            "Status granted, after the deadline.",
+        ),
         ("closed", {"reason": "returned"}, "closed the case: Returned to the country of origin."),
         ("reopened", {"status": "referred"}, "reopened the case (now: Referred)."),
-        ("compensation_approved", {"amount": "1000.00", "currency": "GEL"}, "approved the compensation (1000.00 GEL)."),
-        ("compensation_paid", {"amount": "1000.00", "currency": "GEL"}, "recorded the payment of the compensation (1000.00 GEL)."),
+        (
+            "compensation_approved",
+            {"amount": "1000.00", "currency": "GEL"},
+            "approved the compensation (1000.00 GEL).",
+        ),
+        (
+            "compensation_paid",
+            {"amount": "1000.00", "currency": "GEL"},
+            "recorded the payment of the compensation (1000.00 GEL).",
+        ),
         ("plan_item_added", {"type": "x"}, "added a support plan item: x."),
         ("plan_item_completed", {"type": "x"}, "completed a support plan item: x."),
         ("note_added", {}, "added a note."),
         ("attachment_added", {"type": "application/pdf", "size": 10}, "attached a file."),
-        ("referral_sent", {"to_agency": "Shelter", "service": "Shelter stay"}, "referred the person to Shelter for Shelter stay."),
+        (
+            "referral_sent",
+            {"to_agency": "Shelter", "service": "Shelter stay"},
+            "referred the person to Shelter for Shelter stay.",
+        ),
         ("referral_sent", {}, "sent a referral to a service."),
         ("referral_accepted", {"service": "Shelter stay"}, "accepted the referral for Shelter stay."),
         ("referral_declined", {}, "declined a referral."),
@@ -389,8 +486,10 @@ def test_a_system_event_names_the_system():
 
 
 def test_dates_in_events_are_local(fund):
-    event = CaseEvent(kind="decision_requested", data={"route": "", "deadline": dt.datetime(2026, 1, 2, 10, 0,
-                                                       tzinfo=dt.UTC).isoformat()})
+    event = CaseEvent(
+        kind="decision_requested",
+        data={"route": "", "deadline": dt.datetime(2026, 1, 2, 10, 0, tzinfo=dt.UTC).isoformat()},
+    )
     assert "2026" in describe_event(event)
 
 
@@ -398,6 +497,12 @@ def test_the_edit_form_has_labels_fieldsets_and_no_inline_script(fund):
     case = make_case(fund)
     html = logged_in_client(member(Role.CASE_WORKER, agency=fund)).get(url(case, "edit/")).content.decode()
     assert html.count("<legend>") >= 3
-    for name in ("forced_labour_industry", "relationship_to_trafficker", "region", "narrative", "case_worker"):
+    for name in (
+        "forced_labour_industry",
+        "relationship_to_trafficker",
+        "region",
+        "narrative",
+        "case_worker",
+    ):
         assert re.search(rf'<label for="id_{name}">', html)
     assert "<script>" not in html

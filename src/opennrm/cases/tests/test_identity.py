@@ -26,9 +26,17 @@ def worker():
 def refer(worker, *, given="Nino", family="Beridze", born=BORN, document="AB12345") -> Case:
     agency = worker.memberships.get().agency
     return refer_person(
-        actor=worker, referring_agency=agency, owning_agency=agency, consent_given=True,
-        data=IntakeData(given_name=given, family_name=family, date_of_birth=born, document_type="passport",
-                        document_number=document),
+        actor=worker,
+        referring_agency=agency,
+        owning_agency=agency,
+        consent_given=True,
+        data=IntakeData(
+            given_name=given,
+            family_name=family,
+            date_of_birth=born,
+            document_type="passport",
+            document_number=document,
+        ),
     )
 
 
@@ -39,13 +47,16 @@ def found(**kwargs) -> list[tuple[str, bool, str]]:
 def test_the_same_document_number_is_an_exact_match_however_it_is_written(worker):
     case = refer(worker)
     assert found(given_name="Someone", family_name="Else", document_numbers=["ab 12-345"]) == [
-        (case.reference, True, "document")]
+        (case.reference, True, "document")
+    ]
 
 
 @pytest.mark.parametrize(("given", "family"), [("ნინო", "ბერიძე"), ("Нино", "Беридзе"), ("NINO", "beridze")])
 def test_name_and_date_of_birth_match_in_any_script(worker, given, family):
     case = refer(worker)
-    assert found(given_name=given, family_name=family, date_of_birth=BORN) == [(case.reference, True, "name_dob")]
+    assert found(given_name=given, family_name=family, date_of_birth=BORN) == [
+        (case.reference, True, "name_dob")
+    ]
 
 
 @pytest.mark.parametrize(("given", "family"), [("Nino", "Berdze"), ("Nino", "Beridse"), ("Nina", "Beridze")])
@@ -65,29 +76,44 @@ def test_a_different_person_is_not_a_candidate(worker):
 
 def test_the_person_being_edited_is_not_their_own_duplicate(worker):
     case = refer(worker)
-    assert found(given_name="Nino", family_name="Beridze", date_of_birth=BORN, exclude_person=case.person) == []
+    assert (
+        found(given_name="Nino", family_name="Beridze", date_of_birth=BORN, exclude_person=case.person) == []
+    )
 
 
 def test_exact_matches_come_before_fuzzy_ones(worker):
     fuzzy = refer(worker, family="Berdze", document="X1")
     exact = refer(worker, document="X2")
-    references = [r for r, _exact, _reason in found(given_name="Nino", family_name="Beridze", date_of_birth=BORN)]
+    references = [
+        r for r, _exact, _reason in found(given_name="Nino", family_name="Beridze", date_of_birth=BORN)
+    ]
     assert references == [exact.reference, fuzzy.reference]
 
 
 def test_the_index_holds_no_plaintext_and_follows_identity_changes(worker):
     case = refer(worker)
     digests = list(IdentityIndex.objects.filter(person=case.person).values_list("digest", flat=True))
-    assert digests and all(len(d) == 32 and "nino" not in d.lower() and "ab12345" not in d.lower() for d in digests)
-    services.update_identity(actor=worker, case=case, expected_version=case.version,
-                             changes={"documents": [{"type": "passport", "number": "CD999"}]})
+    assert digests and all(
+        len(d) == 32 and "nino" not in d.lower() and "ab12345" not in d.lower() for d in digests
+    )
+    services.update_identity(
+        actor=worker,
+        case=case,
+        expected_version=case.version,
+        changes={"documents": [{"type": "passport", "number": "CD999"}]},
+    )
     assert found(given_name="x", document_numbers=["AB12345"]) == []
     assert found(given_name="x", document_numbers=["CD999"]) == [(case.reference, True, "document")]
 
 
 def test_other_names_are_searched_too(worker):
     case = refer(worker)
-    services.update_identity(actor=worker, case=case, expected_version=case.version,
-                             changes={"other_names": ["Nina Beridze-Lomidze"]})
+    services.update_identity(
+        actor=worker,
+        case=case,
+        expected_version=case.version,
+        changes={"other_names": ["Nina Beridze-Lomidze"]},
+    )
     assert found(given_name="Nina", family_name="Beridze-Lomidze", date_of_birth=BORN) == [
-        (case.reference, True, "name_dob")]
+        (case.reference, True, "name_dob")
+    ]

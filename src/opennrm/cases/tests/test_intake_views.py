@@ -49,9 +49,17 @@ def referral(**overrides) -> dict:
 def existing_case(owner, *, given="Nino", family="Beridze", born=dt.date(1990, 5, 31), document="") -> Case:
     actor = member(Role.CASE_WORKER, agency=owner)
     return refer_person(
-        actor=actor, referring_agency=owner, owning_agency=owner, consent_given=True,
-        data=IntakeData(given_name=given, family_name=family, date_of_birth=born, document_type="passport",
-                        document_number=document),
+        actor=actor,
+        referring_agency=owner,
+        owning_agency=owner,
+        consent_given=True,
+        data=IntakeData(
+            given_name=given,
+            family_name=family,
+            date_of_birth=born,
+            document_type="passport",
+            document_number=document,
+        ),
     )
 
 
@@ -146,8 +154,9 @@ def test_a_child_is_referred_without_consent():
     state_fund()
     born = timezone.localdate().replace(year=timezone.localdate().year - 15)
     client = logged_in_client(member(Role.FIRST_RESPONDER))
-    response = client.post("/cases/refer/", referral(consent=None, date_of_birth=born.isoformat(),
-                                                     guardian="Mother: Maia"))
+    response = client.post(
+        "/cases/refer/", referral(consent=None, date_of_birth=born.isoformat(), guardian="Mother: Maia")
+    )
     assert response.status_code == 302
     case = Case.objects.get()
     assert case.is_child and case.guardian == "Mother: Maia"
@@ -163,6 +172,10 @@ def test_an_adult_without_consent_is_not_saved_and_is_offered_the_anonymous_noti
     assert response.status_code == 200
     assert "cannot be referred with their identity" in errors_of(response)
     assert Person.objects.count() == 0 and Case.objects.count() == 0
+    if consent == "no":  # a refusal: the identity is not even kept on the screen
+        assert 'value="Nino"' not in html and "AB123" not in html and "Worked without pay" not in html
+    else:  # not answered yet: nothing is lost, the user answers and sends again
+        assert 'value="Nino"' in html
     # The way to the anonymous notification carries the situation over, never the identity.
     link = re.search(r'href="(/cases/notify/\?[^"]+)"', html).group(1).replace("&amp;", "&")
     assert "sex=feminine" in link and "region=GE-TB" in link and "exploitation_forms=forced_labour" in link
@@ -184,7 +197,10 @@ def test_no_identity_is_looked_up_without_consent(monkeypatch):
     monkeypatch.setattr(identity, "find_candidates", fail)
     client = logged_in_client(member(Role.FIRST_RESPONDER))
     assert client.post("/cases/refer/", referral(consent="no")).status_code == 200
-    assert "No existing case" not in client.post("/cases/refer/duplicates/", referral(consent="no")).content.decode()
+    assert (
+        "No existing case"
+        not in client.post("/cases/refer/duplicates/", referral(consent="no")).content.decode()
+    )
 
 
 @pytest.mark.parametrize(
@@ -206,7 +222,10 @@ def test_bad_input_is_refused_with_a_form_error_and_nothing_is_saved(overrides, 
     assert message in errors_of(response)
     assert Person.objects.count() == 0 and Case.objects.count() == 0
     # What the user typed is still in the form.
-    assert 'value="Worked without pay' in response.content.decode() or "Worked without pay" in response.content.decode()
+    assert (
+        'value="Worked without pay' in response.content.decode()
+        or "Worked without pay" in response.content.decode()
+    )
 
 
 def test_service_errors_are_translated():
@@ -322,11 +341,19 @@ def test_an_anonymous_notification_is_filed_without_identity():
     form = client.get("/cases/notify/").content.decode()
     for field in ("given_name", "family_name", "date_of_birth", "document_number", "phone"):
         assert f'name="{field}"' not in form
-    response = client.post("/cases/notify/", {
-        "first_contact_date": timezone.localdate().isoformat(), "sex": "masculine", "age": "34",
-        "citizenship": "UZ", "region": "GE-TB", "exploitation_forms": ["forced_labour"],
-        "exploitation_country": "GE",
-    }, follow=True)
+    response = client.post(
+        "/cases/notify/",
+        {
+            "first_contact_date": timezone.localdate().isoformat(),
+            "sex": "masculine",
+            "age": "34",
+            "citizenship": "UZ",
+            "region": "GE-TB",
+            "exploitation_forms": ["forced_labour"],
+            "exploitation_country": "GE",
+        },
+        follow=True,
+    )
     assert "Notification filed" in response.content.decode()
     notification = Notification.objects.get()
     assert notification.referring_agency == police and notification.age_group == "30-38"
@@ -343,7 +370,12 @@ def test_an_anonymous_notification_is_filed_without_identity():
 )
 def test_a_bad_notification_is_refused(overrides, message):
     client = logged_in_client(member(Role.FIRST_RESPONDER))
-    data = {"first_contact_date": timezone.localdate().isoformat(), "sex": "masculine", "age": "34", **overrides}
+    data = {
+        "first_contact_date": timezone.localdate().isoformat(),
+        "sex": "masculine",
+        "age": "34",
+        **overrides,
+    }
     response = client.post("/cases/notify/", data)
     assert response.status_code == 200
     assert message in errors_of(response)

@@ -36,18 +36,40 @@ def worker(fund):
     return member(Role.CASE_WORKER, agency=fund)
 
 
-def make_case(owner, actor, *, given="Nino", family="Beridze", born=dt.date(1990, 5, 31), document="",
-              forms=("forced_labour",), region="GE-TB", age=None) -> Case:
+def make_case(
+    owner,
+    actor,
+    *,
+    given="Nino",
+    family="Beridze",
+    born=dt.date(1990, 5, 31),
+    document="",
+    forms=("forced_labour",),
+    region="GE-TB",
+    age=None,
+) -> Case:
     return refer_person(
-        actor=actor, referring_agency=owner, owning_agency=owner, consent_given=True,
-        data=IntakeData(given_name=given, family_name=family, date_of_birth=born, age_estimate=age,
-                        document_type="passport", document_number=document, exploitation_forms=list(forms),
-                        region=region),
+        actor=actor,
+        referring_agency=owner,
+        owning_agency=owner,
+        consent_given=True,
+        data=IntakeData(
+            given_name=given,
+            family_name=family,
+            date_of_birth=born,
+            age_estimate=age,
+            document_type="passport",
+            document_number=document,
+            exploitation_forms=list(forms),
+            region=region,
+        ),
     )
 
 
 def references(response) -> list[str]:
-    return re.findall(r'<th scope="row"><a href="/cases/\w+/">([A-Z]{2}-\d{4}-\d{5})</a></th>', response.content.decode())
+    return re.findall(
+        r'<th scope="row"><a href="/cases/\w+/">([A-Z]{2}-\d{4}-\d{5})</a></th>', response.content.decode()
+    )
 
 
 # --- who may list --------------------------------------------------------------------------------------
@@ -76,7 +98,9 @@ def test_the_list_holds_only_cases_in_scope(fund, worker):
     assert theirs.reference not in response.content.decode()
     assert "Other NGO" not in response.content.decode()  # not even as a filter choice
     national = member(Role.COORDINATOR, agency=AgencyFactory(name="Council"), scope=Scope.NATIONAL)
-    assert sorted(references(logged_in_client(national).get("/cases/"))) == sorted([mine.reference, theirs.reference])
+    assert sorted(references(logged_in_client(national).get("/cases/"))) == sorted(
+        [mine.reference, theirs.reference]
+    )
 
 
 def test_a_first_responder_lists_only_their_own_referrals(fund, worker):
@@ -117,13 +141,22 @@ def test_search_by_reference_exact_or_prefix(fund, worker):
     assert references(client.get("/cases/", {"q": first.reference})) == [first.reference]
     assert references(client.get("/cases/", {"q": first.reference.lower()})) == [first.reference]
     prefix = first.reference[:-1]
-    assert sorted(references(client.get("/cases/", {"q": prefix}))) == sorted([first.reference, second.reference])
+    assert sorted(references(client.get("/cases/", {"q": prefix}))) == sorted(
+        [first.reference, second.reference]
+    )
     assert references(client.get("/cases/", {"q": "XX-1999"})) == []
 
 
 @pytest.mark.parametrize(
     "term",
-    ["Nino Beridze", "nino  BERIDZE", "ნინო ბერიძე", "Nino Beridze 1990-05-31", "Nino Beridze 31.05.1990", "ab 12-345"],
+    [
+        "Nino Beridze",
+        "nino  BERIDZE",
+        "ნინო ბერიძე",
+        "Nino Beridze 1990-05-31",
+        "Nino Beridze 31.05.1990",
+        "ab 12-345",
+    ],
 )
 def test_search_by_identity_through_the_blind_index(fund, worker, term):
     case = make_case(fund, worker, document="AB12345")
@@ -159,7 +192,9 @@ def test_search_terms_are_not_written_to_the_audit_log(fund, worker):
 
 def test_filters(fund, worker):
     adult = make_case(fund, worker, forms=("forced_labour",), region="GE-TB")
-    child = make_case(fund, worker, given="Luka", born=None, age=12, forms=("sexual_exploitation",), region="GE-IM")
+    child = make_case(
+        fund, worker, given="Luka", born=None, age=12, forms=("sexual_exploitation",), region="GE-IM"
+    )
     other_owner = AgencyFactory(name="Imereti NGO", kind=AgencyKind.NGO)
     coordinator = member(Role.COORDINATOR, agency=AgencyFactory(name="Council"), scope=Scope.NATIONAL)
     elsewhere = make_case(other_owner, member(Role.CASE_WORKER, agency=other_owner), given="Eka")
@@ -216,3 +251,32 @@ def test_the_number_of_queries_does_not_grow_with_the_cases(fund, worker):
     with CaptureQueriesContext(connection) as many:
         client.get("/cases/")
     assert len(many) == len(few)
+
+
+# --- the home page panel ---------------------------------------------------------------------------------
+
+
+def test_the_home_panel_counts_open_cases_and_waiting_decisions(fund, worker, rf):
+    from django.template.loader import render_to_string
+
+    from opennrm.cases.views.listing import home_panel
+
+    make_case(fund, worker)
+    assigned = make_case(fund, worker, given="Tamar")
+    services.update_case(actor=worker, case=assigned, expected_version=1, changes={"case_worker": worker})
+    decider = member(Role.DECISION_MAKER, agency=AgencyFactory(name="Permanent Group"), scope=Scope.NATIONAL)
+    services.request_decision(actor=worker, case=assigned, route=_route())
+
+    def panel_for(user):
+        request = rf.get("/")
+        request.user = user
+        return home_panel(request)
+
+    mine = panel_for(worker)
+    assert mine.context["mine"] == 2 and mine.context["open"] == 2 and mine.context["may_refer"]
+    html = render_to_string(mine.template, {"ctx": mine.context})
+    assert "/cases/refer/" in html and "open cases of mine" in html
+    queue = panel_for(decider)
+    assert queue.context["decides"] and queue.context["queue"] == 1 and queue.context["overdue"] == 0
+    assert "/cases/decisions/" in render_to_string(queue.template, {"ctx": queue.context})
+    assert panel_for(member(Role.AUDITOR)) is None

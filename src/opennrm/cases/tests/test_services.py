@@ -8,6 +8,7 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import pytest
+from dateutil.relativedelta import relativedelta
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import override_settings
 from django.utils import timezone, translation
@@ -18,10 +19,20 @@ from opennrm.accounts.tests.factories import member
 from opennrm.cases import screening as instruments
 from opennrm.cases import services
 from opennrm.cases.choices import CaseStatus, ClosureReason, DecisionOutcome, TraffickingStatus
-from opennrm.cases.models import Attachment, Case, CaseEvent, Compensation, Decision, Note, Screening, SupportPlanItem
+from opennrm.cases.models import (
+    Attachment,
+    Case,
+    CaseEvent,
+    Compensation,
+    Decision,
+    Note,
+    Screening,
+    SupportPlanItem,
+)
 from opennrm.cases.services import IntakeData
 from opennrm.core.errors import DomainError
 from opennrm.core.models import AuditEntry
+from opennrm.core.profiles import active_profile
 
 pytestmark = pytest.mark.django_db
 
@@ -38,7 +49,9 @@ def worker_and_agency(role: Role = Role.CASE_WORKER) -> tuple[User, Agency]:
     return user, user.memberships.get().agency
 
 
-def refer(actor: User, agency: Agency, *, age: int | None = 30, forms: tuple[str, ...] = ("forced_labour",)) -> Case:
+def refer(
+    actor: User, agency: Agency, *, age: int | None = 30, forms: tuple[str, ...] = ("forced_labour",)
+) -> Case:
     return services.refer_person(
         actor=actor,
         referring_agency=agency,
@@ -55,7 +68,7 @@ def refer(actor: User, agency: Agency, *, age: int | None = 30, forms: tuple[str
 
 
 def presumed_found(list_id: str = "adult_labour") -> tuple[instruments.Instrument, set[str]]:
-    """Indicators of the shipped ILO–EC list that make every dimension the rule needs positive."""
+    """Indicators of the shipped ILO-EC list that make every dimension the rule needs positive."""
     instrument = instruments.latest(DELPHI)
     item = instrument.get_list(list_id)
     wanted = {"deceptive_recruitment", "exploitative_conditions", "coercion_at_destination"}
@@ -66,14 +79,24 @@ def presumed_found(list_id: str = "adult_labour") -> tuple[instruments.Instrumen
 def screen(actor: User, case: Case, list_id: str = "adult_labour") -> Screening:
     instrument, found = presumed_found(list_id)
     return services.record_screening(
-        actor=actor, case=case, instrument_id=instrument.id, instrument_version=instrument.version,
-        list_id=list_id, found=found, notes="Seen at the farm.",
+        actor=actor,
+        case=case,
+        instrument_id=instrument.id,
+        instrument_version=instrument.version,
+        list_id=list_id,
+        found=found,
+        notes="Seen at the farm.",
     )
 
 
 def grant(maker: User, decision: Decision) -> Decision:
-    return services.decide(actor=maker, decision=decision, outcome=DecisionOutcome.GRANTED,
-                           reasons="Indicators of forced labour confirmed.", members=["A", "B", "C", "D", "E"])
+    return services.decide(
+        actor=maker,
+        decision=decision,
+        outcome=DecisionOutcome.GRANTED,
+        reasons="Indicators of forced labour confirmed.",
+        members=["A", "B", "C", "D", "E"],
+    )
 
 
 def now_is(monkeypatch: pytest.MonkeyPatch, moment: dt.datetime) -> None:
@@ -99,7 +122,10 @@ def test_lifecycle_in_georgia_from_referral_to_reopening(monkeypatch):
 
     screening = screen(worker, case)
     assert screening.conclusion == instruments.Conclusion.PRESUMED_VICTIM
-    assert (screening.instrument_id, screening.instrument_version) == (DELPHI, instruments.latest(DELPHI).version)
+    assert (screening.instrument_id, screening.instrument_version) == (
+        DELPHI,
+        instruments.latest(DELPHI).version,
+    )
     assert screening.instrument_digest == instruments.latest(DELPHI).digest
     assert Case.objects.get(pk=case.pk).status == CaseStatus.SCREENED
 
@@ -134,8 +160,12 @@ def test_lifecycle_in_georgia_from_referral_to_reopening(monkeypatch):
     compensation.refresh_from_db()
     assert compensation.payment_reference == "TRX-0042"
 
-    services.close_case(actor=worker, case=case, reason=ClosureReason.ASSISTANCE_COMPLETED,
-                        follow_up_date=timezone.localdate() + dt.timedelta(days=90))
+    services.close_case(
+        actor=worker,
+        case=case,
+        reason=ClosureReason.ASSISTANCE_COMPLETED,
+        follow_up_date=timezone.localdate() + dt.timedelta(days=90),
+    )
     case.refresh_from_db()
     assert case.status == CaseStatus.CLOSED
 
@@ -168,7 +198,9 @@ def test_a_refusal_is_appealed_on_the_same_route_with_a_new_clock(monkeypatch):
     now_is(monkeypatch, start)
     case = refer(worker, agency)
     first = services.request_decision(actor=worker, case=case, route="law_enforcement")
-    services.decide(actor=maker, decision=first, outcome=DecisionOutcome.REFUSED, reasons="No cooperation evidence.")
+    services.decide(
+        actor=maker, decision=first, outcome=DecisionOutcome.REFUSED, reasons="No cooperation evidence."
+    )
     case.refresh_from_db()
     with pytest.raises(DomainError) as refused:
         services.request_decision(actor=worker, case=case, route="permanent_group")
@@ -193,11 +225,16 @@ def test_a_decided_request_cannot_be_decided_again_even_after_closure():
     services.close_case(actor=worker, case=case, reason=ClosureReason.ASSISTANCE_COMPLETED)
     before = AuditEntry.objects.count()
     with pytest.raises(DomainError) as refused:
-        services.decide(actor=maker, decision=decision, outcome=DecisionOutcome.REFUSED, reasons="Changed my mind.")
+        services.decide(
+            actor=maker, decision=decision, outcome=DecisionOutcome.REFUSED, reasons="Changed my mind."
+        )
     assert message_of(refused) == "This request was already decided."
     decision.refresh_from_db()
     case.refresh_from_db()
-    assert (decision.outcome, decision.reasons) == (DecisionOutcome.GRANTED, "Indicators of forced labour confirmed.")
+    assert (decision.outcome, decision.reasons) == (
+        DecisionOutcome.GRANTED,
+        "Indicators of forced labour confirmed.",
+    )
     assert (case.status, case.trafficking_status) == (CaseStatus.CLOSED, TraffickingStatus.ACTUAL)
     assert AuditEntry.objects.count() == before
 
@@ -256,7 +293,9 @@ def test_a_plan_item_cannot_end_in_the_future():
     case = refer(worker, agency)
     item = services.add_plan_item(actor=worker, case=case, type="legal", objective="Claim unpaid wages")
     with pytest.raises(DomainError) as refused:
-        services.complete_plan_item(actor=worker, item=item, actual_end=timezone.localdate() + dt.timedelta(days=1))
+        services.complete_plan_item(
+            actor=worker, item=item, actual_end=timezone.localdate() + dt.timedelta(days=1)
+        )
     assert message_of(refused) == "The actual end date cannot be in the future."
     item.refresh_from_db()
     assert item.actual_end is None
@@ -273,7 +312,12 @@ def test_a_plan_item_of_an_unknown_type_is_refused():
 @pytest.mark.parametrize(
     ("name", "content", "limit", "expected"),
     [
-        ("report.pdf", b"MZ\x90\x00\x03\x00\x00\x00" + b"\x00" * 64, 10_000, "Only PDF, JPEG, PNG and plain-text"),
+        (
+            "report.pdf",
+            b"MZ\x90\x00\x03\x00\x00\x00" + b"\x00" * 64,
+            10_000,
+            "Only PDF, JPEG, PNG and plain-text",
+        ),
         ("payload.exe", b"MZ\x90\x00\x03\x00\x00\x00", 10_000, "Only PDF, JPEG, PNG and plain-text"),
         ("scan.pdf", b"%PDF-1.7\n" + b"0" * 2_000, 1_000, "The file is too large"),
         ("empty.txt", b"", 10_000, "The file is empty."),
@@ -292,7 +336,9 @@ def test_an_attachment_is_stored_encrypted_and_read_back():
     worker, agency = worker_and_agency()
     case = refer(worker, agency)
     content = b"%PDF-1.7\nstatement of the person\n"
-    attachment = services.add_attachment(actor=worker, case=case, upload=SimpleUploadedFile("statement.pdf", content))
+    attachment = services.add_attachment(
+        actor=worker, case=case, upload=SimpleUploadedFile("statement.pdf", content)
+    )
     try:
         with open(attachment.file.path, "rb") as raw:
             assert b"statement of the person" not in raw.read()
@@ -310,3 +356,33 @@ def test_a_case_whose_decision_was_requested_is_not_screened_again():
         screen(worker, case)
     assert "can no longer be screened" in message_of(refused)
     assert Screening.objects.count() == 0
+
+
+def test_a_granted_status_is_not_decided_again_where_it_needs_no_renewal():
+    worker, agency = worker_and_agency()
+    case = refer(worker, agency)
+    grant(
+        member(Role.DECISION_MAKER, agency=agency),
+        services.request_decision(actor=worker, case=case, route="permanent_group"),
+    )
+    case.refresh_from_db()
+    with pytest.raises(DomainError) as refused:
+        services.request_decision(actor=worker, case=case, route="law_enforcement")
+    assert message_of(refused) == "The victim status was already granted and does not need renewal."
+    assert Decision.objects.filter(case=case).count() == 1
+
+
+@override_settings(OPENNRM_COUNTRY="UA")
+def test_a_time_limited_status_is_renewed_through_a_new_decision():
+    worker, agency = worker_and_agency()
+    case = refer(worker, agency)
+    route = active_profile().authorities[0].key
+    first = grant(
+        member(Role.DECISION_MAKER, agency=agency),
+        services.request_decision(actor=worker, case=case, route=route),
+    )
+    first.refresh_from_db()
+    assert first.valid_until == timezone.localdate() + relativedelta(years=2)  # UA: up to 2 years
+    case.refresh_from_db()
+    renewal = services.request_decision(actor=worker, case=case, route=route)
+    assert (renewal.is_appeal, Case.objects.get(pk=case.pk).status) == (False, CaseStatus.DECISION_PENDING)

@@ -27,8 +27,11 @@ def test_each_coordinator_is_alerted_once_about_an_overdue_decision(monkeypatch)
         member(Role.COORDINATOR, scope=Scope.NATIONAL, valid_from=SINCE),
         member(Role.COORDINATOR, agency=agency, valid_from=SINCE),
     ]
-    expired = member(Role.COORDINATOR, valid_from=REQUESTED - dt.timedelta(days=60),
-                     expires_at=REQUESTED - dt.timedelta(days=1))
+    expired = member(
+        Role.COORDINATOR,
+        valid_from=REQUESTED - dt.timedelta(days=60),
+        expires_at=REQUESTED - dt.timedelta(days=1),
+    )
     case_worker_only = member(Role.CASE_WORKER, agency=agency, valid_from=SINCE)
     case = refer(worker, agency)
     services.request_decision(actor=worker, case=case, route="permanent_group")

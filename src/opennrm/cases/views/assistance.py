@@ -55,7 +55,9 @@ def is_htmx(request: HttpRequest) -> bool:
     return bool(getattr(request, "htmx", False))
 
 
-def form_page(request: HttpRequest, template: str, context: Mapping[str, Any], *, refused: bool) -> HttpResponse:
+def form_page(
+    request: HttpRequest, template: str, context: Mapping[str, Any], *, refused: bool
+) -> HttpResponse:
     """The form's page; after a refused or invalid POST, 400 for htmx (which then swaps nothing), 200 otherwise."""
     return render(request, template, dict(context), status=400 if refused and is_htmx(request) else 200)
 
@@ -171,7 +173,7 @@ def attachment_add(request: HttpRequest, public_id: str) -> HttpResponse:
 
 
 @require_GET
-def attachment_download(request: HttpRequest, public_id: str) -> HttpResponse:
+def attachment_download(request: HttpRequest, public_id: str) -> FileResponse:
     """The decrypted file, as a download, for users who may read identity on the case; the read is audited."""
     attachment = or_404(case_object(access_of(request), Attachment, public_id, identity=True))
     audit.record_read(actor=actor_of(request), target=attachment, fields=["file"])
@@ -208,7 +210,9 @@ def compensation_approve(request: HttpRequest, public_id: str) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 def compensation_pay(request: HttpRequest, public_id: str) -> HttpResponse:
-    compensation = or_404(case_object(access_of(request), Compensation, public_id, perm=Perm.COMPENSATION_APPROVE))
+    compensation = or_404(
+        case_object(access_of(request), Compensation, public_id, perm=Perm.COMPENSATION_APPROVE)
+    )
     return act_on_form(
         request,
         case=compensation.case,

@@ -142,11 +142,18 @@ def describe_event(event: CaseEvent) -> str:
     service = str(d.get("service") or d.get("service_name") or "")
     kind = event.kind
     if kind == "referred":
-        text = _("%(who)s referred the person to %(owner)s.") % {"who": who, "owner": d.get("owning_agency", "")}
+        text = _("%(who)s referred the person to %(owner)s.") % {
+            "who": who,
+            "owner": d.get("owning_agency", ""),
+        }
         return text + (" " + _("The person is a child.") if d.get("child") else "")
     if kind == "consent":
-        values = {"who": who, "purpose": _label(ConsentPurpose.choices, d.get("purpose", "")),
-                  "basis": _label(ConsentBasis.choices, d.get("basis", "")), "agency": agency}
+        values = {
+            "who": who,
+            "purpose": _label(ConsentPurpose.choices, d.get("purpose", "")),
+            "basis": _label(ConsentBasis.choices, d.get("basis", "")),
+            "agency": agency,
+        }
         if not d.get("given"):
             return _("%(who)s recorded that consent was refused for: %(purpose)s.") % values
         if agency:
@@ -154,33 +161,50 @@ def describe_event(event: CaseEvent) -> str:
         return _("%(who)s recorded consent for: %(purpose)s (%(basis)s).") % values
     if kind == "consent_withdrawn":
         return _("%(who)s recorded that consent was withdrawn for: %(purpose)s.") % {
-            "who": who, "purpose": _label(ConsentPurpose.choices, d.get("purpose", ""))}
+            "who": who,
+            "purpose": _label(ConsentPurpose.choices, d.get("purpose", "")),
+        }
     if kind == "updated":
-        return _("%(who)s changed the case: %(fields)s.") % {"who": who, "fields": _field_names(d.get("fields", []))}
+        return _("%(who)s changed the case: %(fields)s.") % {
+            "who": who,
+            "fields": _field_names(d.get("fields", [])),
+        }
     if kind == "identity_updated":
-        return _("%(who)s changed the identity: %(fields)s.") % {"who": who,
-                                                                 "fields": _field_names(d.get("fields", []))}
+        return _("%(who)s changed the identity: %(fields)s.") % {
+            "who": who,
+            "fields": _field_names(d.get("fields", [])),
+        }
     if kind == "screened":
         return _("%(who)s screened the person (%(instrument)s %(version)s): %(conclusion)s.") % {
-            "who": who, "instrument": d.get("instrument", ""), "version": d.get("version", ""),
-            "conclusion": str(d.get("conclusion", "")).replace("_", " ")}
+            "who": who,
+            "instrument": d.get("instrument", ""),
+            "version": d.get("version", ""),
+            "conclusion": str(d.get("conclusion", "")).replace("_", " "),
+        }
     if kind in ("decision_requested", "appeal_lodged"):
         values = {"who": who, "route": _route(d.get("route", "")), "deadline": _when(d.get("deadline"))}
         if kind == "appeal_lodged":
-            return _("%(who)s lodged an appeal (%(route)s), due by %(deadline)s.") % values
-        return _("%(who)s requested an identification decision (%(route)s), due by %(deadline)s.") % values
+            return _("%(who)s lodged an appeal (%(route)s); the decision is due by %(deadline)s") % values
+        return _("%(who)s requested an identification decision (%(route)s), due by %(deadline)s") % values
     if kind == "decided":
-        values = {"who": who, "outcome": _label(DecisionOutcome.choices, d.get("outcome", "")),
-                  "route": _route(d.get("route", ""))}
+        values = {
+            "who": who,
+            "outcome": _label(DecisionOutcome.choices, d.get("outcome", "")),
+            "route": _route(d.get("route", "")),
+        }
         if d.get("within_deadline") is False:
             return _("%(who)s recorded the decision (%(route)s): %(outcome)s, after the deadline.") % values
         return _("%(who)s recorded the decision (%(route)s): %(outcome)s.") % values
     if kind == "closed":
         return _("%(who)s closed the case: %(reason)s.") % {
-            "who": who, "reason": _label(ClosureReason.choices, d.get("reason", ""))}
+            "who": who,
+            "reason": _label(ClosureReason.choices, d.get("reason", "")),
+        }
     if kind == "reopened":
         return _("%(who)s reopened the case (now: %(status)s).") % {
-            "who": who, "status": _label(CaseStatus.choices, d.get("status", ""))}
+            "who": who,
+            "status": _label(CaseStatus.choices, d.get("status", "")),
+        }
     if kind in ("compensation_approved", "compensation_paid"):
         values = {"who": who, "amount": d.get("amount", ""), "currency": d.get("currency", "")}
         if kind == "compensation_paid":
@@ -196,7 +220,9 @@ def describe_event(event: CaseEvent) -> str:
     if kind == "attachment_added":
         return _("%(who)s attached a file.") % {"who": who}
     return _describe_referral(kind, who, agency, service) or _("%(who)s: %(kind)s.") % {
-        "who": who, "kind": kind.replace("_", " ")}
+        "who": who,
+        "kind": kind.replace("_", " "),
+    }
 
 
 def _describe_referral(kind: str, who: str, agency: str, service: str) -> str:
@@ -206,12 +232,26 @@ def _describe_referral(kind: str, who: str, agency: str, service: str) -> str:
             return _("%(who)s referred the person to %(agency)s for %(service)s.") % values
         return _("%(who)s sent a referral to a service.") % values
     sentences = {
-        "referral_accepted": (_("%(who)s accepted the referral for %(service)s."), _("%(who)s accepted a referral.")),
-        "referral_declined": (_("%(who)s declined the referral for %(service)s."), _("%(who)s declined a referral.")),
-        "referral_completed": (_("%(who)s completed the referral for %(service)s."),
-                               _("%(who)s completed a referral.")),
-        "referral_withdrawn": (_("%(who)s withdrew the referral for %(service)s."), _("%(who)s withdrew a referral.")),
-        "service_delivered": (_("%(who)s recorded a service given: %(service)s."), _("%(who)s recorded a service given.")),
+        "referral_accepted": (
+            _("%(who)s accepted the referral for %(service)s."),
+            _("%(who)s accepted a referral."),
+        ),
+        "referral_declined": (
+            _("%(who)s declined the referral for %(service)s."),
+            _("%(who)s declined a referral."),
+        ),
+        "referral_completed": (
+            _("%(who)s completed the referral for %(service)s."),
+            _("%(who)s completed a referral."),
+        ),
+        "referral_withdrawn": (
+            _("%(who)s withdrew the referral for %(service)s."),
+            _("%(who)s withdrew a referral."),
+        ),
+        "service_delivered": (
+            _("%(who)s recorded a service given: %(service)s."),
+            _("%(who)s recorded a service given."),
+        ),
     }
     if kind not in sentences:
         return ""
@@ -260,7 +300,12 @@ def _clock(case: Case) -> Clock | None:
 def _overview(case: Case) -> dict[str, Any]:
     forms = sorted(case.exploitation_forms.values_list("form", flat=True))
     events = [
-        {"type": _label(EventType.choices, e.type), "country": _country(e.country), "place": e.place, "date": e.date}
+        {
+            "type": _label(EventType.choices, e.type),
+            "country": _country(e.country),
+            "place": e.place,
+            "date": e.date,
+        }
         for e in case.events.all()
     ]
     return {
@@ -270,7 +315,9 @@ def _overview(case: Case) -> dict[str, Any]:
         "sexual": _labels("vic_TypeOfSexExploitation", case.sexual_exploitation_types),
         "control": _labels("vic_MethodsOfControl", case.methods_of_control),
         "recruitment": _labels("vic_MethodOfRecruitment", case.methods_of_recruitment),
-        "relationship": _label(htcds_snake_choices("vic_RelationshipToTrafficker"), case.relationship_to_trafficker),
+        "relationship": _label(
+            htcds_snake_choices("vic_RelationshipToTrafficker"), case.relationship_to_trafficker
+        ),
         "perpetrators": _labels("per_RoleInProcess", case.perpetrator_roles),
         "events": events,
         "route": _route(case.identification_route),
@@ -280,7 +327,8 @@ def _overview(case: Case) -> dict[str, Any]:
 def _detail_context(request: HttpRequest, case: Case, access: Access) -> dict[str, Any]:
     timeline, total = timeline_of(case, last=TIMELINE_ON_PAGE)
     return _page(
-        case, access,
+        case,
+        access,
         can_identity=can_read_identity(access, case),
         overview=_overview(case),
         consents=_consents(case),
@@ -292,8 +340,14 @@ def _detail_context(request: HttpRequest, case: Case, access: Access) -> dict[st
 
 def _page(case: Case, access: Access, **extra: Any) -> dict[str, Any]:
     """What every page of a case shows in its header and navigation."""
-    return {"case": case, "access": access, "clock": _clock(case), "today": timezone.localdate(),
-            "can_edit": can_edit(access, case), **extra}
+    return {
+        "case": case,
+        "access": access,
+        "clock": _clock(case),
+        "today": timezone.localdate(),
+        "can_edit": can_edit(access, case),
+        **extra,
+    }
 
 
 def _consents(case: Case) -> list[Consent]:
@@ -371,8 +425,12 @@ def identity_edit(request: HttpRequest, public_id: str = "") -> HttpResponse:
                 messages.info(request, _("Nothing was changed."))
                 return redirect("cases:detail", public_id=case.public_id)
             try:
-                update_identity(actor=_user(request), case=case, expected_version=form.cleaned_data["version"],
-                                changes=changes)
+                update_identity(
+                    actor=_user(request),
+                    case=case,
+                    expected_version=form.cleaned_data["version"],
+                    changes=changes,
+                )
             except ConcurrentEditError as exc:
                 form.add_error(None, exc)
             except DomainError as exc:
@@ -384,7 +442,9 @@ def identity_edit(request: HttpRequest, public_id: str = "") -> HttpResponse:
         read_identity(actor=_user(request), case=case, fields=IDENTITY_FIELDS)
         form = IdentityEditForm(person=person, version=case.version)
     concurrent = _is_concurrent(form)
-    response = render(request, "cases/identity_edit.html", _page(case, access, form=form, concurrent=concurrent))
+    response = render(
+        request, "cases/identity_edit.html", _page(case, access, form=form, concurrent=concurrent)
+    )
     response["Cache-Control"] = "no-store"
     return response
 
@@ -412,8 +472,13 @@ def edit(request: HttpRequest, public_id: str = "") -> HttpResponse:
                 messages.info(request, _("Nothing was changed."))
                 return redirect("cases:detail", public_id=case.public_id)
             try:
-                update_case(actor=_user(request), case=case, expected_version=form.cleaned_data["version"],
-                            changes=changes, exploitation_forms=exploitation_forms)
+                update_case(
+                    actor=_user(request),
+                    case=case,
+                    expected_version=form.cleaned_data["version"],
+                    changes=changes,
+                    exploitation_forms=exploitation_forms,
+                )
             except DomainError as exc:  # a ConcurrentEditError too: the user's input stays in the form
                 form.add_error(None, exc)
             else:
@@ -426,7 +491,9 @@ def edit(request: HttpRequest, public_id: str = "") -> HttpResponse:
         else:
             for name in CASE_PRIVATE_FIELDS:
                 form.fields.pop(name)
-    response = render(request, "cases/edit.html", _page(case, access, form=form, concurrent=_is_concurrent(form)))
+    response = render(
+        request, "cases/edit.html", _page(case, access, form=form, concurrent=_is_concurrent(form))
+    )
     response["Cache-Control"] = "no-store"
     return response
 
@@ -448,25 +515,38 @@ def consent(request: HttpRequest, public_id: str = "") -> HttpResponse:
             target = case.consents.filter(public_id=withdraw, withdrawn_at__isnull=True).first()
             if target is None:
                 raise Http404
-            withdraw_consent(actor=_user(request), consent=target)
-            messages.success(request, _("The withdrawal of consent was recorded."))
+            try:
+                withdraw_consent(actor=_user(request), consent=target)
+            except DomainError as exc:  # withdrawn by someone else meanwhile
+                messages.error(request, " ".join(exc.messages))
+            else:
+                messages.success(request, _("The withdrawal of consent was recorded."))
             return redirect("cases:consent", public_id=case.public_id)
         if form is not None and form.is_valid():
             data = form.cleaned_data
             try:
                 record_consent(
-                    actor=_user(request), case=case, purpose=ConsentPurpose(data["purpose"]),
-                    given=data["given"] == YES, agency=data.get("agency"), basis=ConsentBasis(data["basis"]),
+                    actor=_user(request),
+                    case=case,
+                    purpose=ConsentPurpose(data["purpose"]),
+                    given=data["given"] == YES,
+                    agency=data.get("agency"),
+                    basis=ConsentBasis(data["basis"]),
                     justification=data.get("justification", ""),
                 )
             except DomainError as exc:
-                field = {"agency_required": "agency", "justification_required": "justification",
-                         "invalid_basis": "basis"}.get(exc.code or "")
+                field = {
+                    "agency_required": "agency",
+                    "justification_required": "justification",
+                    "invalid_basis": "basis",
+                }.get(exc.code or "")
                 form.add_error(field, exc)
             else:
                 messages.success(request, _("The consent was recorded."))
                 return redirect("cases:consent", public_id=case.public_id)
-    context = _page(case, access, consents=_consents(case), form=form, can_identity=can_read_identity(access, case))
+    context = _page(
+        case, access, consents=_consents(case), form=form, can_identity=can_read_identity(access, case)
+    )
     return render(request, "cases/consent.html", context)
 
 

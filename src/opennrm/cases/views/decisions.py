@@ -57,7 +57,10 @@ def appeal(request: HttpRequest, public_id: str) -> HttpResponse:
         act=lambda data: services.appeal(actor=actor_of(request), case=case),
         message=_("The appeal was lodged; its deadline is shown on the case."),
         context={
-            "refused": case.decisions.filter(outcome=DecisionOutcome.REFUSED).defer("reasons").order_by("-decided_at").first()
+            "refused": case.decisions.filter(outcome=DecisionOutcome.REFUSED)
+            .defer("reasons")
+            .order_by("-decided_at")
+            .first()
         },
     )
 
@@ -68,7 +71,10 @@ def queue(request: HttpRequest) -> HttpResponse:
     now = timezone.now()
     profile = active_profile()
     items = decision_queue(access, now=now)
-    rows = [(item, clock(item.decision.deadline_at, now), route_name(profile, item.decision.route)) for item in items]
+    rows = [
+        (item, clock(item.decision.deadline_at, now), route_name(profile, item.decision.route))
+        for item in items
+    ]
     context = {"rows": rows, "overdue": sum(1 for item in items if item.overdue), "profile": profile}
     return render(request, "cases/queue.html", context)
 

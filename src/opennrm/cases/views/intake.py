@@ -24,6 +24,7 @@ from opennrm.accounts.models import User
 from opennrm.accounts.roles import Perm
 from opennrm.cases import identity
 from opennrm.cases.forms import (
+    NO,
     DuplicateCheckForm,
     NotificationForm,
     ReferralForm,
@@ -71,11 +72,18 @@ def _user(request: HttpRequest) -> User:
 
 
 def check_duplicates(
-    *, request: HttpRequest, access: Access, given_name: str, family_name: str, date_of_birth: dt.date | None,
+    *,
+    request: HttpRequest,
+    access: Access,
+    given_name: str,
+    family_name: str,
+    date_of_birth: dt.date | None,
     document_number: str,
 ) -> Duplicates:
     found = identity.find_candidates(
-        given_name=given_name, family_name=family_name, date_of_birth=date_of_birth,
+        given_name=given_name,
+        family_name=family_name,
+        date_of_birth=date_of_birth,
         document_numbers=[document_number] if document_number.strip() else [],
     )
     if not found:
@@ -85,7 +93,8 @@ def check_duplicates(
     hidden = sorted({c.case.owning_agency.name for c in found if c.case.pk not in seen}, key=str.casefold)
     # The check linked an identity to cases: audit which cases were shown (codes and public ids only).
     audit.record(
-        actor=_user(request), action="case.duplicate_check",
+        actor=_user(request),
+        action="case.duplicate_check",
         details={"shown": [c.case.public_id for c in visible], "hidden": len(found) - len(visible)},
     )
     return Duplicates(visible=visible, hidden_agencies=hidden)
@@ -142,29 +151,41 @@ def refer(request: HttpRequest, public_id: str = "") -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         if not form.child and not form.consent_given:
             # No consent, no identity: nothing is looked up or saved. Offer the anonymous notification instead.
+            refused = form.cleaned_data.get("consent") == NO
+            notify_url = reverse("cases:notify") + "?" + urlencode(form.notification_query(), doseq=True)
             form.add_error(
                 "consent",
-                _("An adult who does not consent cannot be referred with their identity. File an anonymous "
-                  "notification instead: it keeps no name and is counted in the statistics only."),
+                _(
+                    "An adult who does not consent cannot be referred with their identity. File an anonymous "
+                    "notification instead: it keeps no name and is counted in the statistics only."
+                ),
             )
-            notify_url = reverse("cases:notify") + "?" + urlencode(form.notification_query(), doseq=True)
+            if refused:
+                form.forget_identity()
         else:
             token = form.token()
             data = form.cleaned_data
             if request.POST.get("confirm") != token:
                 duplicates = check_duplicates(
-                    request=request, access=access, given_name=data["given_name"],
-                    family_name=data.get("family_name", ""), date_of_birth=data.get("date_of_birth"),
+                    request=request,
+                    access=access,
+                    given_name=data["given_name"],
+                    family_name=data.get("family_name", ""),
+                    date_of_birth=data.get("date_of_birth"),
                     document_number=data.get("document_number", ""),
                 )
             if not duplicates:
                 referring = form.referring_agency()
                 try:
                     if referring is None:
-                        raise DomainError(_("You are not a member of an agency that may refer."), code="no_agency")
+                        raise DomainError(
+                            _("You are not a member of an agency that may refer."), code="no_agency"
+                        )
                     case = refer_person(
-                        actor=_user(request), referring_agency=referring,
-                        owning_agency=data["owning_agency"], data=_intake_data(form),
+                        actor=_user(request),
+                        referring_agency=referring,
+                        owning_agency=data["owning_agency"],
+                        data=_intake_data(form),
                         consent_given=form.consent_given,
                     )
                 except DomainError as exc:
@@ -192,8 +213,11 @@ def duplicates(request: HttpRequest, public_id: str = "") -> HttpResponse:
     if form.is_valid() and form.may_check():
         data = form.cleaned_data
         found = check_duplicates(
-            request=request, access=access, given_name=data.get("given_name", ""),
-            family_name=data.get("family_name", ""), date_of_birth=data.get("date_of_birth"),
+            request=request,
+            access=access,
+            given_name=data.get("given_name", ""),
+            family_name=data.get("family_name", ""),
+            date_of_birth=data.get("date_of_birth"),
             document_number=data.get("document_number", ""),
         )
     return render(request, "cases/_duplicates.html", {"duplicates": found, "live": True})
@@ -221,9 +245,14 @@ def notify(request: HttpRequest, public_id: str = "") -> HttpResponse:
             if agency is None:
                 raise DomainError(_("You are not a member of an agency that may refer."), code="no_agency")
             notification = notify_anonymously(
-                actor=_user(request), agency=agency, first_contact_date=data["first_contact_date"],
-                sex=data["sex"], age=data.get("age"), citizenship=data.get("citizenship", ""),
-                region=data.get("region", ""), exploitation_forms=data.get("exploitation_forms") or [],
+                actor=_user(request),
+                agency=agency,
+                first_contact_date=data["first_contact_date"],
+                sex=data["sex"],
+                age=data.get("age"),
+                citizenship=data.get("citizenship", ""),
+                region=data.get("region", ""),
+                exploitation_forms=data.get("exploitation_forms") or [],
                 exploitation_country=data.get("exploitation_country", ""),
             )
         except DomainError as exc:

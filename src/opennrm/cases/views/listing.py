@@ -46,9 +46,13 @@ def identity_condition(access: Access) -> Q | None:
 def _identity_matches(term: str) -> QuerySet[IdentityIndex]:
     """People whose full name, full name + date of birth, or document number is exactly `term` (blind index)."""
     name, born = split_name_and_date(term)
-    wanted = Q(kind=IdentityIndex.Kind.DOCUMENT, digest=blind_index(term, purpose=PURPOSE[IdentityIndex.Kind.DOCUMENT],
-                                                                     document=True))
-    wanted |= Q(kind=IdentityIndex.Kind.NAME, digest=blind_index(term, purpose=PURPOSE[IdentityIndex.Kind.NAME]))
+    wanted = Q(
+        kind=IdentityIndex.Kind.DOCUMENT,
+        digest=blind_index(term, purpose=PURPOSE[IdentityIndex.Kind.DOCUMENT], document=True),
+    )
+    wanted |= Q(
+        kind=IdentityIndex.Kind.NAME, digest=blind_index(term, purpose=PURPOSE[IdentityIndex.Kind.NAME])
+    )
     if born is not None and name:
         digest = blind_index_parts(name, born.isoformat(), purpose=PURPOSE[IdentityIndex.Kind.NAME_DOB])
         wanted |= Q(kind=IdentityIndex.Kind.NAME_DOB, digest=digest)

@@ -32,8 +32,8 @@ LIST_NOT_LOADED = gettext_lazy("This screening list is not loaded on this platfo
 
 def _posted_list(data: QueryDict) -> tuple[instruments.Instrument, instruments.InstrumentList] | None:
     try:
-        instrument = instruments.get_instrument(data["instrument"], data["version"])
-        return instrument, instrument.get_list(data["list"])
+        instrument = instruments.get_instrument(data.get("instrument", ""), data.get("version", ""))
+        return instrument, instrument.get_list(data.get("list", ""))
     except (LookupError, ValueError):
         return None
 
@@ -82,13 +82,19 @@ def _page(
 def screen(request: HttpRequest, public_id: str) -> HttpResponse:
     case = get_case(request, public_id, perm=Perm.CASE_EDIT)
     if request.method != "POST":
-        setup = screening_setup(case, form=request.GET.get("exploitation", ""), choice=request.GET.get("choice", ""))
+        setup = screening_setup(
+            case, form=request.GET.get("exploitation", ""), choice=request.GET.get("choice", "")
+        )
         chosen = (setup.chosen.instrument, setup.chosen.instrument_list) if setup.chosen else None
         form = None
         if chosen is not None:
             instrument, instrument_list = chosen
             form = ScreeningForm(
-                initial={"instrument": instrument.id, "version": instrument.version, "list": instrument_list.id},
+                initial={
+                    "instrument": instrument.id,
+                    "version": instrument.version,
+                    "list": instrument_list.id,
+                },
                 instrument_list=instrument_list,
             )
         return _page(request, case=case, setup=setup, form=form, chosen=chosen, found=set(), refused=False)
@@ -121,16 +127,22 @@ def screen(request: HttpRequest, public_id: str) -> HttpResponse:
         form.add_error(None, exc)
         return _page(request, case=case, setup=setup, form=form, chosen=posted, found=found, refused=True)
     conclusion = instruments.Conclusion(screening.conclusion).label
-    return done(request, case, _("The screening was recorded. Conclusion: %(conclusion)s.") % {"conclusion": conclusion})
+    return done(
+        request,
+        case,
+        _("The screening was recorded. Conclusion: %(conclusion)s.") % {"conclusion": conclusion},
+    )
 
 
 @require_POST
 def preview(request: HttpRequest, public_id: str) -> HttpResponse:
-    """The result of the indicators ticked so far (htmx), computed by `evaluate` and not saved."""
+    """The result of the indicators ticked so far (htmx), computed by `evaluate` and not saved. A problem is
+    answered with 200 and the message in place of the result: htmx does not swap 4xx answers, and the person
+    screening must see why the result did not change."""
     get_case(request, public_id, perm=Perm.CASE_EDIT)
     posted = _posted_list(request.POST)
     if posted is None:
-        return render(request, "cases/screen_result.html", {"error": str(LIST_NOT_LOADED)}, status=400)
+        return render(request, "cases/screen_result.html", {"error": str(LIST_NOT_LOADED)})
     instrument, instrument_list = posted
     found = set(request.POST.getlist("found"))
     known = {indicator.id for indicator in instrument_list.indicators}
@@ -139,6 +151,7 @@ def preview(request: HttpRequest, public_id: str) -> HttpResponse:
             request,
             "cases/screen_result.html",
             {"error": _("Some indicators ticked are not in this list. Reload the page and tick them again.")},
-            status=400,
         )
-    return render(request, "cases/screen_result.html", {"result": _result(instrument, instrument_list, found)})
+    return render(
+        request, "cases/screen_result.html", {"result": _result(instrument, instrument_list, found)}
+    )

@@ -49,13 +49,19 @@ def make_case(*, agency: Agency, actor: User | None = None, child: bool = False,
     )
     for name, value in changes.items():
         setattr(data, name, value)
-    return refer_person(actor=actor, referring_agency=agency, owning_agency=agency, data=data, consent_given=True)
+    return refer_person(
+        actor=actor, referring_agency=agency, owning_agency=agency, data=data, consent_given=True
+    )
 
 
 def consent_to(case: Case, agency: Agency, *, actor: User | None = None) -> Consent:
     actor = actor or case.created_by
     return Consent.objects.create(
-        case=case, purpose=ConsentPurpose.REFERRAL, agency=agency, given=True, basis=ConsentBasis.CONSENT,
+        case=case,
+        purpose=ConsentPurpose.REFERRAL,
+        agency=agency,
+        given=True,
+        basis=ConsentBasis.CONSENT,
         recorded_by=actor,
     )
 

@@ -54,7 +54,11 @@ def test_the_catalogue_lists_the_countrys_active_services():
     codes = {s["code"] for s in body["results"]}
     assert {"shelter", "medical", "legal_aid", "interpretation"} <= codes
     shelter = next(s for s in body["results"] if s["code"] == "shelter")
-    assert shelter["country"] == "GE" and shelter["names"]["ka"] == "თავშესაფარი" and "given_name" in shelter["needs"]
+    assert (
+        shelter["country"] == "GE"
+        and shelter["names"]["ka"] == "თავშესაფარი"
+        and "given_name" in shelter["needs"]
+    )
     ua = client.get(f"{API}/services/?country=UA").json()["results"]
     assert ua and all(s["country"] == "UA" for s in ua)
 
@@ -111,8 +115,12 @@ def test_the_list_holds_no_free_text_and_no_identity():
 
 
 def create(client, s, **changes):
-    data = {"case": s.case.public_id, "service": "shelter", "to_agency": s.provider_agency.public_id,
-            "reason": "A bed for a month."}
+    data = {
+        "case": s.case.public_id,
+        "service": "shelter",
+        "to_agency": s.provider_agency.public_id,
+        "reason": "A bed for a month.",
+    }
     data.update(changes)
     return post(client, f"{API}/referrals/", data)
 
@@ -148,7 +156,10 @@ def test_create_on_a_legal_obligation_needs_the_justification():
     client = logged_in_client(s.case_worker)
     response = create(client, s, override_basis="legal_obligation")
     assert response.status_code == 400 and response.json()["code"] == "justification_required"
-    assert create(client, s, override_basis="legal_obligation", override_justification="art. 18").status_code == 201
+    assert (
+        create(client, s, override_basis="legal_obligation", override_justification="art. 18").status_code
+        == 201
+    )
 
 
 @pytest.mark.parametrize("role", [r for r in ROLES if r != Role.CASE_WORKER])
@@ -171,7 +182,9 @@ def test_a_case_worker_of_another_agency_gets_404_like_a_missing_case():
 def test_create_validates_the_service_and_the_agencies():
     s = scenario()
     client = logged_in_client(s.case_worker)
-    response = create(client, s, service="massage", to_agency=MISSING_ID, from_agency=s.other_agency.public_id)
+    response = create(
+        client, s, service="massage", to_agency=MISSING_ID, from_agency=s.other_agency.public_id
+    )
     assert response.status_code == 400
     assert set(response.json()) == {"service", "to_agency", "from_agency"}
 
@@ -180,8 +193,13 @@ def test_create_validates_the_service_and_the_agencies():
 
 ACTS = {
     "accept": ({}, ReferralStatus.PENDING, "provider", Perm.REFERRAL_RESPOND, ReferralStatus.ACCEPTED),
-    "decline": ({"reason": "Full."}, ReferralStatus.PENDING, "provider", Perm.REFERRAL_RESPOND,
-                ReferralStatus.DECLINED),
+    "decline": (
+        {"reason": "Full."},
+        ReferralStatus.PENDING,
+        "provider",
+        Perm.REFERRAL_RESPOND,
+        ReferralStatus.DECLINED,
+    ),
     "complete": ({}, ReferralStatus.ACCEPTED, "provider", Perm.REFERRAL_RESPOND, ReferralStatus.COMPLETED),
     "withdraw": ({}, ReferralStatus.PENDING, "sender", Perm.REFERRAL_SEND, ReferralStatus.WITHDRAWN),
 }
@@ -207,7 +225,9 @@ def test_acts_for_each_role_on_each_side(role, act, side):
 def test_an_act_out_of_order_is_a_400_with_the_reason():
     s = scenario()
     referral = s.refer()
-    response = post(logged_in_client(s.provider), f"{API}/referrals/{referral.public_id}/decline/", {"reason": ""})
+    response = post(
+        logged_in_client(s.provider), f"{API}/referrals/{referral.public_id}/decline/", {"reason": ""}
+    )
     assert response.status_code == 400
     assert Referral.objects.get().status == ReferralStatus.PENDING
 
@@ -256,7 +276,15 @@ def test_the_shelter_provider_gets_only_what_a_shelter_needs():
     assert response.status_code == 200
     person = response.json()["person"]
     assert person["given_name"] == GIVEN_NAME and person["family_name"] == FAMILY_NAME
-    assert set(person) == {"given_name", "family_name", "sex", "age_group", "languages", "is_child", "guardian"}
+    assert set(person) == {
+        "given_name",
+        "family_name",
+        "sex",
+        "age_group",
+        "languages",
+        "is_child",
+        "guardian",
+    }
     raw = response.content.decode()
     for hidden in (DOCUMENT_NUMBER, NARRATIVE, "1994-03-17", "date_of_birth", "documents", "narrative"):
         assert hidden not in raw
@@ -275,7 +303,11 @@ def test_nobody_else_gets_the_person(who):
         "after_decline": s.provider,
     }[who]
     if who == "after_decline":
-        post(logged_in_client(s.provider), f"{API}/referrals/{referral.public_id}/decline/", {"reason": "Full."})
+        post(
+            logged_in_client(s.provider),
+            f"{API}/referrals/{referral.public_id}/decline/",
+            {"reason": "Full."},
+        )
     response = logged_in_client(user).get(f"{API}/referrals/{referral.public_id}/person/")
     assert response.status_code == 404
     assert GIVEN_NAME not in response.content.decode()

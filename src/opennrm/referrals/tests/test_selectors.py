@@ -8,13 +8,14 @@ from django.core.exceptions import PermissionDenied
 from opennrm.accounts.access import access_for
 from opennrm.accounts.roles import Role, Scope
 from opennrm.accounts.tests.factories import AgencyFactory, member
+from opennrm.cases.services import withdraw_consent
 from opennrm.core.models import AuditEntry
 from opennrm.referrals import services
 from opennrm.referrals.models import ReferralStatus
 from opennrm.referrals.selectors import inbox, provider_view, referrals_visible_to
 from opennrm.referrals.tests.factories import (
-    GIVEN_NAME,
     FAMILY_NAME,
+    GIVEN_NAME,
     GUARDIAN,
     ReferralFactory,
     ServiceTypeFactory,
@@ -33,14 +34,22 @@ def test_the_sending_side_and_the_receiving_agency_see_the_referral_and_nobody_e
     s = scenario()
     referral = s.refer()
     consent_to(s.case, s.other_agency)
-    to_other = services.refer_to_service(actor=s.case_worker, case=s.case, service=referral.service,
-                                         to_agency=s.other_agency, from_agency=s.sender)
+    to_other = services.refer_to_service(
+        actor=s.case_worker,
+        case=s.case,
+        service=referral.service,
+        to_agency=s.other_agency,
+        from_agency=s.sender,
+    )
     assert visible(s.case_worker) == {referral, to_other}
     # A provider sees the referrals to its agency, not the case's other referrals.
     assert visible(s.provider) == {referral}
     assert visible(member(Role.SERVICE_PROVIDER, agency=s.other_agency)) == {to_other}
     assert visible(member(Role.CASE_WORKER, agency=AgencyFactory())) == set()
-    assert visible(member(Role.COORDINATOR, agency=AgencyFactory(), scope=Scope.NATIONAL)) == {referral, to_other}
+    assert visible(member(Role.COORDINATOR, agency=AgencyFactory(), scope=Scope.NATIONAL)) == {
+        referral,
+        to_other,
+    }
     for role in (Role.ANALYST, Role.ADMINISTRATOR, Role.AUDITOR, Role.FIRST_RESPONDER):
         assert visible(member(role, agency=s.sender)) == set(), role
         assert visible(member(role, agency=s.provider_agency)) == set(), role
@@ -72,7 +81,15 @@ def test_a_shelter_provider_sees_only_what_a_shelter_needs_and_the_read_is_audit
 
     shown = provider_view(actor=s.provider, referral=referral)
 
-    assert list(shown) == ["given_name", "family_name", "sex", "age_group", "languages", "is_child", "guardian"]
+    assert list(shown) == [
+        "given_name",
+        "family_name",
+        "sex",
+        "age_group",
+        "languages",
+        "is_child",
+        "guardian",
+    ]
     assert shown["given_name"] == GIVEN_NAME and shown["family_name"] == FAMILY_NAME
     assert shown["guardian"] == GUARDIAN and shown["is_child"] is True
     for hidden in ("date_of_birth", "documents", "contacts", "address", "narrative", "other_names"):
@@ -90,8 +107,9 @@ def test_the_needs_of_another_service_give_other_fields():
     s = scenario()
     service = ServiceTypeFactory(needs=["date_of_birth", "documents", "narrative"])
     consent_to(s.case, s.other_agency)
-    referral = services.refer_to_service(actor=s.case_worker, case=s.case, service=service,
-                                         to_agency=s.other_agency, from_agency=s.sender)
+    referral = services.refer_to_service(
+        actor=s.case_worker, case=s.case, service=service, to_agency=s.other_agency, from_agency=s.sender
+    )
     reader = member(Role.SERVICE_PROVIDER, agency=s.other_agency)
     shown = provider_view(actor=reader, referral=referral)
     assert set(shown) == {"date_of_birth", "documents", "narrative"}
@@ -117,5 +135,14 @@ def test_after_withdrawal_the_provider_view_is_closed():
     referral = s.accepted()
     services.withdraw_referral(actor=s.case_worker, referral=referral)
     referral.refresh_from_db()
+    with pytest.raises(PermissionDenied):
+        provider_view(actor=s.provider, referral=referral)
+
+
+def test_when_the_person_withdraws_their_consent_the_provider_view_closes():
+    s = scenario()
+    referral = s.refer()
+    assert provider_view(actor=s.provider, referral=referral)
+    withdraw_consent(actor=s.case_worker, consent=referral.consent)
     with pytest.raises(PermissionDenied):
         provider_view(actor=s.provider, referral=referral)

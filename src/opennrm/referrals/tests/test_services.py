@@ -9,6 +9,7 @@ import pytest
 from django.core.exceptions import PermissionDenied
 from django.utils import timezone
 
+from opennrm.accounts.access import access_for
 from opennrm.accounts.models import AgencyKind
 from opennrm.accounts.roles import Role, Scope
 from opennrm.accounts.tests.factories import AgencyFactory, member
@@ -16,7 +17,6 @@ from opennrm.cases.choices import ConsentBasis, ConsentPurpose
 from opennrm.cases.models import CaseEvent, Consent
 from opennrm.cases.selectors import visible_cases
 from opennrm.cases.services import close_case, record_consent, withdraw_consent
-from opennrm.accounts.access import access_for
 from opennrm.core.errors import DomainError
 from opennrm.core.models import Alert, AuditEntry
 from opennrm.referrals import services
@@ -28,8 +28,12 @@ pytestmark = pytest.mark.django_db
 
 def refer(s, *, to=None, service="shelter", **kwargs):
     return services.refer_to_service(
-        actor=s.case_worker, case=s.case, service=catalogue_service(service), to_agency=to or s.provider_agency,
-        from_agency=s.sender, **kwargs,
+        actor=s.case_worker,
+        case=s.case,
+        service=catalogue_service(service),
+        to_agency=to or s.provider_agency,
+        from_agency=s.sender,
+        **kwargs,
     )
 
 
@@ -64,11 +68,21 @@ def test_consent_to_one_agency_does_not_allow_a_referral_to_another():
 
 def test_a_withdrawn_or_refused_consent_does_not_allow_a_referral():
     s = scenario()
-    consent = record_consent(actor=s.case_worker, case=s.case, purpose=ConsentPurpose.REFERRAL, given=True,
-                             agency=s.provider_agency)
+    consent = record_consent(
+        actor=s.case_worker,
+        case=s.case,
+        purpose=ConsentPurpose.REFERRAL,
+        given=True,
+        agency=s.provider_agency,
+    )
     withdraw_consent(actor=s.case_worker, consent=consent)
-    record_consent(actor=s.case_worker, case=s.case, purpose=ConsentPurpose.REFERRAL, given=False,
-                   agency=s.provider_agency)
+    record_consent(
+        actor=s.case_worker,
+        case=s.case,
+        purpose=ConsentPurpose.REFERRAL,
+        given=False,
+        agency=s.provider_agency,
+    )
     refused("consent_required", refer, s)
 
 
@@ -92,7 +106,9 @@ def test_with_consent_the_referral_is_sent_audited_on_the_timeline_and_announced
     assert event.data["service"] == "shelter" and event.data["referral"] == referral.public_id
     alerts = Alert.objects.filter(kind="referral_received")
     assert {a.recipient for a in alerts} == {s.provider, second_provider}
-    assert admin_of_provider not in {a.recipient for a in alerts} and elsewhere not in {a.recipient for a in alerts}
+    assert admin_of_provider not in {a.recipient for a in alerts} and elsewhere not in {
+        a.recipient for a in alerts
+    }
     alert = alerts.get(recipient=s.provider)
     assert alert.params == {"reference": s.case.reference, "service": "Shelter"}
     assert alert.url == f"/referrals/{referral.public_id}/"
@@ -144,12 +160,20 @@ def test_consent_is_not_an_override_basis():
 def test_a_legal_obligation_needs_a_written_justification():
     s = scenario()
     refused("justification_required", refer, s, override_basis=ConsentBasis.LEGAL_OBLIGATION)
-    refused("justification_required", refer, s, override_basis=ConsentBasis.LEGAL_OBLIGATION,
-            override_justification="   ")
+    refused(
+        "justification_required",
+        refer,
+        s,
+        override_basis=ConsentBasis.LEGAL_OBLIGATION,
+        override_justification="   ",
+    )
     assert not Referral.objects.exists()
 
-    referral = refer(s, override_basis=ConsentBasis.LEGAL_OBLIGATION,
-                     override_justification="Criminal Procedure Code, art. 57: witness protection")
+    referral = refer(
+        s,
+        override_basis=ConsentBasis.LEGAL_OBLIGATION,
+        override_justification="Criminal Procedure Code, art. 57: witness protection",
+    )
     assert Referral.objects.get().override_justification.startswith("Criminal Procedure Code")
     override = AuditEntry.objects.get(action="referral.consent_override")
     assert override.details["basis"] == "legal_obligation" and override.details["child"] is False
@@ -194,8 +218,15 @@ def test_a_service_of_another_country_or_inactive_is_refused():
     s = scenario()
     consent_to(s.case, s.provider_agency)
     ua_shelter = catalogue_service("shelter", country="UA")
-    refused("unknown_service", services.refer_to_service, actor=s.case_worker, case=s.case, service=ua_shelter,
-            to_agency=s.provider_agency, from_agency=s.sender)
+    refused(
+        "unknown_service",
+        services.refer_to_service,
+        actor=s.case_worker,
+        case=s.case,
+        service=ua_shelter,
+        to_agency=s.provider_agency,
+        from_agency=s.sender,
+    )
     shelter = catalogue_service("shelter")
     shelter.is_active = False
     shelter.save()
@@ -217,8 +248,13 @@ def test_only_who_may_send_referrals_for_the_case_can_refer_it(role):
     consent_to(s.case, s.provider_agency)
     outsider = member(role, agency=s.sender)
     with pytest.raises(PermissionDenied):
-        services.refer_to_service(actor=outsider, case=s.case, service=catalogue_service(),
-                                  to_agency=s.provider_agency, from_agency=s.sender)
+        services.refer_to_service(
+            actor=outsider,
+            case=s.case,
+            service=catalogue_service(),
+            to_agency=s.provider_agency,
+            from_agency=s.sender,
+        )
     assert not Referral.objects.exists()
 
 
@@ -228,16 +264,26 @@ def test_a_case_worker_of_another_agency_cannot_refer_the_case_on_behalf_of_eith
     stranger = member(Role.CASE_WORKER, agency=s.other_agency)
     for from_agency in (s.other_agency, s.sender):
         with pytest.raises(PermissionDenied):
-            services.refer_to_service(actor=stranger, case=s.case, service=catalogue_service(),
-                                      to_agency=s.provider_agency, from_agency=from_agency)
+            services.refer_to_service(
+                actor=stranger,
+                case=s.case,
+                service=catalogue_service(),
+                to_agency=s.provider_agency,
+                from_agency=from_agency,
+            )
 
 
 def test_a_national_case_worker_refers_on_behalf_of_their_own_agency():
     s = scenario()
     national = member(Role.CASE_WORKER, agency=s.other_agency, scope=Scope.NATIONAL)
     consent_to(s.case, s.provider_agency)
-    referral = services.refer_to_service(actor=national, case=s.case, service=catalogue_service(),
-                                         to_agency=s.provider_agency, from_agency=s.other_agency)
+    referral = services.refer_to_service(
+        actor=national,
+        case=s.case,
+        service=catalogue_service(),
+        to_agency=s.provider_agency,
+        from_agency=s.other_agency,
+    )
     assert referral.from_agency == s.other_agency
 
 
@@ -251,7 +297,9 @@ def test_the_provider_accepts_then_completes():
     assert referral.responded_by == s.provider and referral.responded_at is not None
     referral = services.complete_referral(actor=s.provider, referral=referral)
     assert Referral.objects.get().status == ReferralStatus.COMPLETED and referral.completed_at is not None
-    kinds = list(CaseEvent.objects.filter(case=s.case, kind__startswith="referral_").values_list("kind", flat=True))
+    kinds = list(
+        CaseEvent.objects.filter(case=s.case, kind__startswith="referral_").values_list("kind", flat=True)
+    )
     assert kinds == ["referral_sent", "referral_accepted", "referral_completed"]
     assert AuditEntry.objects.filter(action__in=["referral.accepted", "referral.completed"]).count() == 2
 
@@ -263,7 +311,9 @@ def test_declining_needs_a_reason_kept_off_the_timeline():
     assert Referral.objects.get().status == ReferralStatus.PENDING
     services.decline_referral(actor=s.provider, referral=referral, reason="No place for a family of four.")
     stored = Referral.objects.get()
-    assert stored.status == ReferralStatus.DECLINED and stored.decline_reason == "No place for a family of four."
+    assert (
+        stored.status == ReferralStatus.DECLINED and stored.decline_reason == "No place for a family of four."
+    )
     event = CaseEvent.objects.get(kind="referral_declined")
     assert "family" not in str(event.data)
 
@@ -331,7 +381,9 @@ def test_a_referral_on_a_case_closed_meanwhile_cannot_be_accepted():
     referral = s.refer()
     close_case(actor=s.case_worker, case=s.case, reason="other")
     refused("closed", services.accept_referral, actor=s.provider, referral=referral)
-    assert services.withdraw_referral(actor=s.case_worker, referral=referral).status == ReferralStatus.WITHDRAWN
+    assert (
+        services.withdraw_referral(actor=s.case_worker, referral=referral).status == ReferralStatus.WITHDRAWN
+    )
 
 
 # --- deliveries -----------------------------------------------------------------------------------------
@@ -341,8 +393,13 @@ def test_services_are_recorded_with_dates_on_an_accepted_referral():
     s = scenario()
     referral = s.accepted()
     today = timezone.localdate()
-    delivery = services.record_delivery(actor=s.provider, referral=referral, start_date=today - dt.timedelta(days=3),
-                                        end_date=today, description="Three nights, meals.")
+    delivery = services.record_delivery(
+        actor=s.provider,
+        referral=referral,
+        start_date=today - dt.timedelta(days=3),
+        end_date=today,
+        description="Three nights, meals.",
+    )
     stored = ServiceDelivery.objects.get()
     assert stored == delivery and stored.description == "Three nights, meals." and stored.end_date == today
     ongoing = services.record_delivery(actor=s.provider, referral=referral, start_date=today)
@@ -357,8 +414,9 @@ def test_services_are_not_recorded_on_a_pending_or_finished_referral():
     referral = s.refer()
     today = timezone.localdate()
     refused("invalid_state", services.record_delivery, actor=s.provider, referral=referral, start_date=today)
-    referral = services.complete_referral(actor=s.provider,
-                                          referral=services.accept_referral(actor=s.provider, referral=referral))
+    referral = services.complete_referral(
+        actor=s.provider, referral=services.accept_referral(actor=s.provider, referral=referral)
+    )
     refused("invalid_state", services.record_delivery, actor=s.provider, referral=referral, start_date=today)
     assert not ServiceDelivery.objects.exists()
 
@@ -367,18 +425,32 @@ def test_delivery_dates_end_after_start_and_start_not_in_the_future():
     s = scenario()
     referral = s.accepted()
     today = timezone.localdate()
-    refused("future_date", services.record_delivery, actor=s.provider, referral=referral,
-            start_date=today + dt.timedelta(days=1))
-    refused("invalid_dates", services.record_delivery, actor=s.provider, referral=referral,
-            start_date=today, end_date=today - dt.timedelta(days=1))
+    refused(
+        "future_date",
+        services.record_delivery,
+        actor=s.provider,
+        referral=referral,
+        start_date=today + dt.timedelta(days=1),
+    )
+    refused(
+        "invalid_dates",
+        services.record_delivery,
+        actor=s.provider,
+        referral=referral,
+        start_date=today,
+        end_date=today - dt.timedelta(days=1),
+    )
     assert not ServiceDelivery.objects.exists()
 
 
 def test_only_the_receiving_agency_records_services():
     s = scenario()
     referral = s.accepted()
-    for actor in (s.case_worker, member(Role.SERVICE_PROVIDER, agency=s.other_agency),
-                  member(Role.COORDINATOR, agency=s.provider_agency, scope=Scope.NATIONAL)):
+    for actor in (
+        s.case_worker,
+        member(Role.SERVICE_PROVIDER, agency=s.other_agency),
+        member(Role.COORDINATOR, agency=s.provider_agency, scope=Scope.NATIONAL),
+    ):
         with pytest.raises(PermissionDenied):
             services.record_delivery(actor=actor, referral=referral, start_date=timezone.localdate())
     assert not ServiceDelivery.objects.exists()

@@ -73,7 +73,11 @@ def test_inbox_for_the_roles_that_answer_referrals(role):
 def test_the_inbox_of_another_agency_is_empty():
     s = scenario()
     s.refer()
-    html = logged_in_client(member(Role.SERVICE_PROVIDER, agency=s.other_agency)).get("/referrals/").content.decode()
+    html = (
+        logged_in_client(member(Role.SERVICE_PROVIDER, agency=s.other_agency))
+        .get("/referrals/")
+        .content.decode()
+    )
     assert s.case.reference not in html
 
 
@@ -114,12 +118,38 @@ def test_referral_form_for_each_role_on_each_side(role, side):
 
 ACTS = {
     # act: (path suffix, data, the status it needs first, the side that acts, the permission, status after)
-    "accept": ("accept/", {}, ReferralStatus.PENDING, "provider", Perm.REFERRAL_RESPOND, ReferralStatus.ACCEPTED),
-    "decline": ("decline/", {"reason": "Full tonight."}, ReferralStatus.PENDING, "provider",
-                Perm.REFERRAL_RESPOND, ReferralStatus.DECLINED),
-    "complete": ("complete/", {}, ReferralStatus.ACCEPTED, "provider", Perm.REFERRAL_RESPOND,
-                 ReferralStatus.COMPLETED),
-    "withdraw": ("withdraw/", {}, ReferralStatus.PENDING, "sender", Perm.REFERRAL_SEND, ReferralStatus.WITHDRAWN),
+    "accept": (
+        "accept/",
+        {},
+        ReferralStatus.PENDING,
+        "provider",
+        Perm.REFERRAL_RESPOND,
+        ReferralStatus.ACCEPTED,
+    ),
+    "decline": (
+        "decline/",
+        {"reason": "Full tonight."},
+        ReferralStatus.PENDING,
+        "provider",
+        Perm.REFERRAL_RESPOND,
+        ReferralStatus.DECLINED,
+    ),
+    "complete": (
+        "complete/",
+        {},
+        ReferralStatus.ACCEPTED,
+        "provider",
+        Perm.REFERRAL_RESPOND,
+        ReferralStatus.COMPLETED,
+    ),
+    "withdraw": (
+        "withdraw/",
+        {},
+        ReferralStatus.PENDING,
+        "sender",
+        Perm.REFERRAL_SEND,
+        ReferralStatus.WITHDRAWN,
+    ),
 }
 
 
@@ -182,7 +212,9 @@ def test_the_shelter_provider_sees_the_given_name_but_not_the_rest_of_the_identi
     read = AuditEntry.objects.get(action="person.read", actor=s.provider.public_id)
     assert read.fields == ["given_name", "family_name", "sex", "languages"]
     assert read.target_id == s.case.person.public_id
-    assert AuditEntry.objects.filter(action="referral.read", actor=s.provider.public_id, fields=["reason"]).exists()
+    assert AuditEntry.objects.filter(
+        action="referral.read", actor=s.provider.public_id, fields=["reason"]
+    ).exists()
     # The provider answers from here.
     assert f'action="/referrals/{referral.public_id}/accept/"' in html
     assert f'action="/referrals/{referral.public_id}/decline/"' in html
@@ -238,8 +270,9 @@ def test_deliveries_are_listed_and_bad_dates_are_form_errors():
     today = timezone.localdate()
     future = client.post(path, {"start_date": (today + dt.timedelta(days=2)).isoformat()})
     assert future.status_code == 200 and "cannot be in the future" in future.content.decode()
-    backwards = client.post(path, {"start_date": today.isoformat(),
-                                   "end_date": (today - dt.timedelta(days=1)).isoformat()})
+    backwards = client.post(
+        path, {"start_date": today.isoformat(), "end_date": (today - dt.timedelta(days=1)).isoformat()}
+    )
     assert "cannot be before the start date" in backwards.content.decode()
     assert not ServiceDelivery.objects.exists()
     client.post(path, {"start_date": today.isoformat(), "description": "Medical check-up"})
@@ -253,7 +286,11 @@ def test_deliveries_are_listed_and_bad_dates_are_form_errors():
 
 
 def form_data(s, **changes):
-    data = {"service": catalogue_service().pk, "to_agency": s.provider_agency.pk, "reason": "A bed for a month."}
+    data = {
+        "service": catalogue_service().pk,
+        "to_agency": s.provider_agency.pk,
+        "reason": "A bed for a month.",
+    }
     data.update(changes)
     return data
 
@@ -307,8 +344,14 @@ def test_a_legal_obligation_needs_its_justification_in_the_form():
     client = logged_in_client(s.case_worker)
     response = client.post(new_referral_path(s), form_data(s, override_basis="legal_obligation"))
     assert response.status_code == 200 and not Referral.objects.exists()
-    client.post(new_referral_path(s), form_data(s, override_basis="legal_obligation",
-                                                override_justification="Law on Combating Trafficking, art. 18"))
+    client.post(
+        new_referral_path(s),
+        form_data(
+            s,
+            override_basis="legal_obligation",
+            override_justification="Law on Combating Trafficking, art. 18",
+        ),
+    )
     assert Referral.objects.get().override_basis == "legal_obligation"
     assert AuditEntry.objects.filter(action="referral.consent_override").exists()
 
@@ -327,8 +370,8 @@ def test_child_bases_are_offered_for_a_child_only():
 def test_consent_and_an_override_together_are_refused():
     s = scenario()
     response = logged_in_client(s.case_worker).post(
-        new_referral_path(s), form_data(s, consent_now="on", override_basis="legal_obligation",
-                                        override_justification="art. 1")
+        new_referral_path(s),
+        form_data(s, consent_now="on", override_basis="legal_obligation", override_justification="art. 1"),
     )
     assert response.status_code == 200 and not Referral.objects.exists()
     assert not Consent.objects.filter(purpose=ConsentPurpose.REFERRAL).exists()
@@ -371,8 +414,13 @@ def test_the_case_panel_of_a_provider_shows_only_their_referral_and_no_form():
     s = scenario()
     mine = s.refer()
     consent_to(s.case, s.other_agency)
-    services.refer_to_service(actor=s.case_worker, case=s.case, service=catalogue_service(),
-                              to_agency=s.other_agency, from_agency=s.sender)
+    services.refer_to_service(
+        actor=s.case_worker,
+        case=s.case,
+        service=catalogue_service(),
+        to_agency=s.other_agency,
+        from_agency=s.sender,
+    )
     panel = panel_for(s.provider, s.case)
     assert panel.context["referrals"] == [mine] and panel.context["can_refer"] is False
     html = render_to_string(panel.template, {"ctx": panel.context, "case": s.case})
