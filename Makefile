@@ -23,6 +23,7 @@ system-deps:
 run: venv
 	@scripts/system_deps.sh --runtime
 	@$(MANAGE) compilemessages --ignore=.venv -v 0
+	@$(MANAGE) collectstatic --no-input -v 0
 	@OPENNRM_HTTPS=$${OPENNRM_HTTPS:-false} $(MANAGE) migrate --no-input -v 0
 	@OPENNRM_HTTPS=$${OPENNRM_HTTPS:-false} $(MANAGE) load_demo
 	@OPENNRM_HTTPS=$${OPENNRM_HTTPS:-false} $(MANAGE) run_platform

@@ -147,7 +147,8 @@ USE_TZ = True
 TIME_ZONE = env("OPENNRM_TIME_ZONE") or _profile_time_zone(OPENNRM_COUNTRY)
 
 STATIC_URL = "/static/"
-STATIC_ROOT = INSTANCE_DIR / "static"
+STATIC_ROOT = instance.ensure_dir(INSTANCE_DIR / "static")
+STATICFILES_DIRS = [PACKAGE_DIR / "static"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},

@@ -12,3 +12,8 @@ class CasesConfig(AppConfig):
         from opennrm.core import scheduler
 
         scheduler.every(minutes=5, task=notify_overdue_decisions)
+
+        from opennrm.cases.views.listing import home_panel
+        from opennrm.core import panels
+
+        panels.register("home", home_panel)

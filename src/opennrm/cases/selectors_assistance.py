@@ -411,7 +411,12 @@ def notes_section(*, access: Access, actor: User, case: Case) -> NotesSection:
                 action="note.read",
                 details={"notes": len(notes)},
             )
-    return NotesSection(notes=notes, can_add=notes is not None and can_do(access, Perm.CASE_EDIT, case))
+    return NotesSection(
+        notes=notes,
+        can_add=notes is not None
+        and case.status != CaseStatus.CLOSED
+        and can_do(access, Perm.CASE_EDIT, case),
+    )
 
 
 @dataclass(frozen=True)
@@ -439,7 +444,9 @@ def attachments_section(*, access: Access, actor: User, case: Case) -> Attachmen
             )
     return AttachmentsSection(
         attachments=attachments,
-        can_add=attachments is not None and can_do(access, Perm.CASE_EDIT, case),
+        can_add=attachments is not None
+        and case.status != CaseStatus.CLOSED
+        and can_do(access, Perm.CASE_EDIT, case),
         limit_mb=round(settings.OPENNRM_MAX_UPLOAD_BYTES / 1e6, 1),
     )
 

@@ -11,13 +11,18 @@ from django.views.decorators.http import require_POST
 
 from opennrm import __version__
 from opennrm.core import audit
+from opennrm.core.panels import panels_for
 
 
 def home_view(request: HttpRequest) -> HttpResponse:
     from opennrm.core.models import Alert
 
     alerts = Alert.objects.filter(recipient=request.user, read_at__isnull=True).order_by("-created_at")[:20]
-    context = {"access": request.access, "alerts": alerts}  # type: ignore[attr-defined]
+    context = {
+        "access": request.access,  # type: ignore[attr-defined]
+        "alerts": alerts,
+        "panels": panels_for("home", request, None),
+    }
     return render(request, "core/home.html", context)
 
 

@@ -186,12 +186,12 @@ class StartScreeningSerializer(serializers.Serializer[Any]):
 
 class DraftSerializer(serializers.Serializer[Any]):
     version = serializers.IntegerField(help_text="The version you read.")
-    found = serializers.ListField(child=serializers.CharField(max_length=64), allow_empty=True)
+    found = serializers.ListField(child=serializers.CharField(max_length=200), allow_empty=True)
 
 
 class CompleteSerializer(serializers.Serializer[Any]):
     version = serializers.IntegerField(help_text="The version you read.")
-    found = serializers.ListField(child=serializers.CharField(max_length=64), required=False)
+    found = serializers.ListField(child=serializers.CharField(max_length=200), required=False)
 
 
 class WorkerIdentitySerializer(serializers.Serializer[Any]):

@@ -6,3 +6,9 @@ class InspectionsConfig(AppConfig):
     name = "opennrm.inspections"
     label = "inspections"
     verbose_name = _("Labour inspections")
+
+    def ready(self) -> None:
+        from opennrm.core.panels import register
+        from opennrm.inspections.panels import case_panel
+
+        register("case_detail", case_panel)

@@ -412,3 +412,47 @@ def test_reopening_needs_a_reason_and_an_open_case_is_not_reopened():
     assert "There is a problem" in response.content.decode()
     case.refresh_from_db()
     assert case.status == CaseStatus.CLOSED
+
+
+@pytest.mark.usefixtures("stored_files")
+def test_the_sections_of_the_case_page_do_not_query_once_per_row():
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    worker, _agency, case = identified_case()
+    client = logged_in_client(worker)
+
+    def add_rows() -> None:
+        services.add_plan_item(actor=worker, case=case, type="health", objective="Check-up")
+        services.add_note(actor=worker, case=case, body="A note.")
+        services.add_attachment(actor=worker, case=case, upload=SimpleUploadedFile("s.pdf", PDF))
+
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            assert client.get(reverse("cases:detail", args=[case.public_id])).status_code == 200
+        return len(captured)
+
+    add_rows()
+    queries()  # the first request of a session writes to the session
+    one = queries()
+    for _ in range(4):
+        add_rows()
+    assert queries() == one
+
+
+@pytest.mark.usefixtures("stored_files")
+def test_a_closed_case_offers_no_new_note_or_file_and_refuses_them():
+    worker, agency = worker_and_agency()
+    case = refer(worker, agency)
+    services.close_case(actor=worker, case=case, reason=ClosureReason.LOST_CONTACT)
+    client = logged_in_client(worker)
+    page = detail(client, case)
+    assert reverse("cases:note_add", args=[case.public_id]) not in page
+    assert reverse("cases:attachment_add", args=[case.public_id]) not in page
+    note = client.post(reverse("cases:note_add", args=[case.public_id]), {"body": "Late note."})
+    upload = client.post(
+        reverse("cases:attachment_add", args=[case.public_id]), {"file": SimpleUploadedFile("s.pdf", PDF)}
+    )
+    for response in (note, upload):
+        assert "A closed case cannot be changed. Reopen it first." in response.content.decode()
+    assert (Note.objects.count(), Attachment.objects.count()) == (0, 0)

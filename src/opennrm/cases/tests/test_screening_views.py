@@ -95,6 +95,7 @@ def test_an_adult_exploited_for_labour_gets_the_adult_labour_list_flagged_unveri
         assert f"<legend>{escape(dimension.label.en)}" in page
     assert f'value="{adult.dimensions[0].indicators[0].id}"' in page
     assert 'hx-post="' + reverse("cases:screen_preview", args=[case.public_id]) + '"' in page
+    assert '<p id="screening-live" class="visually-hidden" aria-live="polite"></p>' in page
     child_only = {i.id for i in instrument.get_list("child_labour").indicators} - {
         i.id for i in adult.indicators
     }
@@ -165,6 +166,8 @@ def test_the_preview_explains_each_dimension_and_saves_nothing():
     assert "Positive: 1 strong, 8 medium, 1 weak found" in fragment
     assert "Positive:" in fragment and "Not positive:" in fragment
     assert STANDING_NOTE in fragment
+    # the conclusion is also sent to the page's live region, for screen readers
+    assert '<p id="screening-live" hx-swap-oob="innerHTML">Conclusion: Presumed victim</p>' in fragment
     assert Screening.objects.count() == 0
     case.refresh_from_db()
     assert case.status == CaseStatus.REFERRED

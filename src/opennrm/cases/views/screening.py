@@ -142,7 +142,7 @@ def preview(request: HttpRequest, public_id: str) -> HttpResponse:
     get_case(request, public_id, perm=Perm.CASE_EDIT)
     posted = _posted_list(request.POST)
     if posted is None:
-        return render(request, "cases/screen_result.html", {"error": str(LIST_NOT_LOADED)})
+        return render(request, "cases/screen_result.html", {"error": str(LIST_NOT_LOADED), "oob": True})
     instrument, instrument_list = posted
     found = set(request.POST.getlist("found"))
     known = {indicator.id for indicator in instrument_list.indicators}
@@ -150,8 +150,13 @@ def preview(request: HttpRequest, public_id: str) -> HttpResponse:
         return render(
             request,
             "cases/screen_result.html",
-            {"error": _("Some indicators ticked are not in this list. Reload the page and tick them again.")},
+            {
+                "error": _(
+                    "Some indicators ticked are not in this list. Reload the page and tick them again."
+                ),
+                "oob": True,
+            },
         )
-    return render(
-        request, "cases/screen_result.html", {"result": _result(instrument, instrument_list, found)}
-    )
+    # The conclusion also goes, out of band, to a live region that screen readers announce.
+    context = {"result": _result(instrument, instrument_list, found), "oob": True}
+    return render(request, "cases/screen_result.html", context)

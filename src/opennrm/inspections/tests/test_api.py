@@ -206,6 +206,7 @@ def test_an_inspection_recorded_screened_and_referred_through_the_api():
         {"version": 1, "found": sorted(presumed_found())},
         "patch",
     )
+    assert saved.status_code == 200, saved.content
     assert saved.json()["conclusion"] == "presumed_victim" and saved.json()["version"] == 2
     referred = json_post(
         client,

@@ -449,3 +449,25 @@ def test_statistics_count_inspections_screenings_and_referrals_by_sector_and_reg
     assert "<caption>Inspections and workers by sector</caption>" in html
     assert '<meter class="stat-bar" min="0" max="1" value="1" aria-hidden="true">' in html
     assert EMPLOYER not in html and "Aziz" not in html
+
+
+# --- the case page -----------------------------------------------------------------------------------------
+
+
+def test_the_case_page_says_which_inspection_the_case_came_from_without_the_employer():
+    w = world()
+    screening = w.screen(found=presumed_found())
+    done = services.refer_worker(
+        actor=w.inspector,
+        screening=screening,
+        consent_given=True,
+        identity=services.IntakeData(given_name="Aziz"),
+        owning_agency=w.fund,
+    )
+    inspection_link = reverse("inspections:detail", args=[screening.inspection.public_id])
+    worker_page = logged_in_client(w.case_worker).get(reverse("cases:detail", args=[done.case.public_id]))
+    html = worker_page.content.decode()
+    assert "From a labour inspection" in html and screening.pseudonym in html
+    assert EMPLOYER not in html and inspection_link not in html  # the case worker does not see inspections
+    inspector_page = logged_in_client(w.inspector).get(reverse("cases:detail", args=[done.case.public_id]))
+    assert inspection_link in inspector_page.content.decode()
