@@ -574,8 +574,11 @@ def reopen_case(*, actor: User, case: Case, reason: str) -> Case:
 @transaction.atomic
 def approve_compensation(*, actor: User, case: Case) -> Compensation:
     rule = active_profile().compensation
-    if rule is None or rule.amount is None:
+    if rule is None:
         raise DomainError(_("This country's profile has no state compensation."), code="no_compensation")
+    if rule.amount is None:
+        raise DomainError(_("The compensation amount is not configured in this country's profile yet."),
+                          code="amount_not_configured")
     if case.trafficking_status != TraffickingStatus.ACTUAL:
         raise DomainError(_("Compensation is paid only once the victim status is granted."), code="not_identified")
     if Compensation.objects.filter(case=case).exists():

@@ -66,3 +66,20 @@ def test_a_late_decision_made_before_the_task_runs_raises_no_alert(monkeypatch):
     assert notify_overdue_decisions.call() == 0
     assert Alert.objects.count() == 0
     assert timezone.now() > decision.deadline_at
+
+
+def test_only_coordinators_whose_scope_reaches_the_case_are_alerted(monkeypatch):
+    now_is(monkeypatch, REQUESTED)
+    worker, agency = worker_and_agency()
+    other_agency_coordinator = member(Role.COORDINATOR, valid_from=SINCE)  # agency scope, another agency
+    case = refer(worker, agency)
+    services.request_decision(actor=worker, case=case, route="permanent_group")
+
+    now_is(monkeypatch, REQUESTED + dt.timedelta(hours=49))
+    # Nobody who oversees this case can be told yet: nothing is marked, nobody else learns the reference.
+    assert notify_overdue_decisions.call() == 0
+    assert not Alert.objects.filter(recipient=other_agency_coordinator).exists()
+
+    national = member(Role.COORDINATOR, scope=Scope.NATIONAL, valid_from=SINCE)
+    assert notify_overdue_decisions.call() == 1
+    assert list(Alert.objects.values_list("recipient_id", flat=True)) == [national.pk]
