@@ -16,4 +16,5 @@ urlpatterns = [
     path("v1/", include("opennrm.referrals.api_urls")),
     path("v1/", include("opennrm.shelters.api_urls")),
     path("v1/", include("opennrm.inspections.api_urls")),
+    path("v1/", include("opennrm.stats.api_urls")),
 ]

@@ -49,6 +49,7 @@ INSTALLED_APPS = [
     "opennrm.referrals",
     "opennrm.shelters",
     "opennrm.inspections",
+    "opennrm.stats",
     "opennrm.core.adminsite.OpenNRMAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",

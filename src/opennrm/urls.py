@@ -10,6 +10,8 @@ urlpatterns = [
     path("referrals/", include("opennrm.referrals.urls")),
     path("shelters/", include("opennrm.shelters.urls")),
     path("inspections/", include("opennrm.inspections.urls")),
+    path("stats/", include("opennrm.stats.urls")),
+    path("public/", include("opennrm.stats.public_urls")),
     path("admin/", admin.site.urls),
     path("api/", include("opennrm.api_urls")),
     path("i18n/", include("django.conf.urls.i18n")),

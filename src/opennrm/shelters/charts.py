@@ -61,7 +61,7 @@ def bucket_label(bucket: Bucket, period: str) -> str:
     if period == "weeks":
         start = formats.date_format(bucket.start, "SHORT_DATE_FORMAT")
         end = formats.date_format(bucket.end, "SHORT_DATE_FORMAT")
-        return f"{start} – {end}"
+        return f"{start} \u2013 {end}"
     return formats.date_format(bucket.start, "SHORT_DATE_FORMAT")
 
 

@@ -103,7 +103,11 @@ class ShelterForm(forms.Form):
 
 class ReferralChoiceField(forms.ModelChoiceField[Referral]):
     def label_from_instance(self, obj: Referral) -> str:
-        accepted = formats.date_format(timezone.localdate(obj.responded_at), "SHORT_DATE_FORMAT") if obj.responded_at else ""
+        accepted = (
+            formats.date_format(timezone.localdate(obj.responded_at), "SHORT_DATE_FORMAT")
+            if obj.responded_at
+            else ""
+        )
         label = f"{obj.case.reference} · {obj.service.name}"
         if accepted:
             label += " · " + str(_("accepted %(date)s") % {"date": accepted})
@@ -116,7 +120,9 @@ class OverCapacityMixin(forms.Form):
     accept_over_capacity = forms.BooleanField(
         label=_("Accept over capacity"),
         required=False,
-        help_text=_("Coordinators only: admit the person although the category is full. Recorded in the audit log."),
+        help_text=_(
+            "Coordinators only: admit the person although the category is full. Recorded in the audit log."
+        ),
     )
     over_capacity_reason = forms.CharField(
         label=_("Why over capacity"),
@@ -141,16 +147,16 @@ class AdmitForm(OverCapacityMixin):
         queryset=Referral.objects.none(),
         label=_("Accepted shelter referral"),
         to_field_name="public_id",
-        help_text=_("Only accepted shelter referrals to this shelter's agency whose person is not placed now."),
+        help_text=_(
+            "Only accepted shelter referrals to this shelter's agency whose person is not placed now."
+        ),
     )
     category = forms.ChoiceField(label=_("Place"), choices=Category.choices)
     admitted_on = forms.DateField(label=_("Admitted on"), widget=DateInput())
 
     field_order = ["referral", "category", "admitted_on", "accept_over_capacity", "over_capacity_reason"]
 
-    def __init__(
-        self, *args: Any, referrals: QuerySet[Referral], coordinator: bool, **kwargs: Any
-    ) -> None:
+    def __init__(self, *args: Any, referrals: QuerySet[Referral], coordinator: bool, **kwargs: Any) -> None:
         kwargs.setdefault("initial", {}).setdefault("admitted_on", timezone.localdate())
         super().__init__(*args, **kwargs)
         self.fields["referral"].queryset = referrals  # type: ignore[attr-defined]

@@ -151,7 +151,9 @@ class Placement(BaseModel):
         constraints = [
             # A person is in one shelter at a time.
             models.UniqueConstraint(
-                fields=["case"], condition=Q(discharged_at__isnull=True), name="shelters_one_current_placement"
+                fields=["case"],
+                condition=Q(discharged_at__isnull=True),
+                name="shelters_one_current_placement",
             ),
             models.CheckConstraint(
                 condition=Q(discharged_at__isnull=True) | Q(discharged_at__gte=F("admitted_at")),

@@ -19,10 +19,7 @@ def case_panel(request: HttpRequest, case: Case) -> Panel | None:
         return None
     access = request_access(request)
     current = next((p for p in placements if p.is_current), None)
-    rows = [
-        {"placement": p, "link": can_see_placements(access, p.shelter)}
-        for p in placements
-    ]
+    rows = [{"placement": p, "link": can_see_placements(access, p.shelter)} for p in placements]
     return Panel(
         template="shelters/_case_panel.html",
         context={"case": case, "current": current, "rows": rows},

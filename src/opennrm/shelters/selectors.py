@@ -364,7 +364,11 @@ def occupancy_series(
     diff = {c.value: [0] * (length + 1) for c in Category}
     for category, admitted_at, discharged_at in intervals:
         first_night = max((timezone.localdate(admitted_at, zone) - first).days, 0)
-        leaves = length if discharged_at is None else min((timezone.localdate(discharged_at, zone) - first).days, length)
+        leaves = (
+            length
+            if discharged_at is None
+            else min((timezone.localdate(discharged_at, zone) - first).days, length)
+        )
         if first_night < leaves:
             diff[category][first_night] += 1
             diff[category][leaves] -= 1

@@ -43,7 +43,14 @@ from opennrm.core.profiles import CountryProfile, Duration, active_profile
 from opennrm.referrals import services as referral_services
 from opennrm.referrals.models import Referral, ReferralStatus, ServiceCategory
 from opennrm.referrals.selectors import can_respond
-from opennrm.shelters.models import CAPACITY_FIELDS, Category, DischargeReason, ExtensionDecision, Placement, Shelter
+from opennrm.shelters.models import (
+    CAPACITY_FIELDS,
+    Category,
+    DischargeReason,
+    ExtensionDecision,
+    Placement,
+    Shelter,
+)
 from opennrm.shelters.selectors import occupied_places, operates, oversees
 
 MAX_PLACES = 1000  # per category: a sanity bound against typing mistakes, not a rule of any country
@@ -71,7 +78,9 @@ class ShelterData:
 
 
 def _may_manage(access: Access, agency: Agency) -> bool:
-    return access.is_national(Perm.SHELTER_OVERSEE) or agency.pk in access.agency_ids_with(Perm.SHELTER_OVERSEE)
+    return access.is_national(Perm.SHELTER_OVERSEE) or agency.pk in access.agency_ids_with(
+        Perm.SHELTER_OVERSEE
+    )
 
 
 def _validate_shelter(data: ShelterData) -> None:
@@ -124,7 +133,9 @@ def update_shelter(*, actor: User, shelter: Shelter, data: ShelterData) -> Shelt
     if Shelter.objects.filter(agency=shelter.agency, name=name).exclude(pk=shelter.pk).exists():
         raise DomainError(_("This agency already has a shelter with this name."), code="duplicate")
     values: dict[str, Any] = asdict(data)
-    values.update(name=name, address=data.address.strip(), accessibility_notes=data.accessibility_notes.strip())
+    values.update(
+        name=name, address=data.address.strip(), accessibility_notes=data.accessibility_notes.strip()
+    )
     changed = [key for key, value in values.items() if getattr(shelter, key) != value]
     if not changed:
         return shelter
@@ -241,7 +252,12 @@ def _record_over_capacity(
     placement.over_capacity_accepted_at = now
     placement.over_capacity_reason = reason.strip()
     placement.save(
-        update_fields=["over_capacity_accepted_by", "over_capacity_accepted_at", "over_capacity_reason", "updated_at"]
+        update_fields=[
+            "over_capacity_accepted_by",
+            "over_capacity_accepted_at",
+            "over_capacity_reason",
+            "updated_at",
+        ]
     )
     audit.record(
         actor=actor,
@@ -306,7 +322,8 @@ def admit(
         )
     if Placement.objects.filter(case=case, discharged_at__gt=at).exists():
         raise DomainError(
-            _("The admission cannot be before the end of the person's previous stay."), code="overlapping_stay"
+            _("The admission cannot be before the end of the person's previous stay."),
+            code="overlapping_stay",
         )
     figures = _check_room(
         access=access,
@@ -390,7 +407,9 @@ def discharge(
     if reason not in DischargeReason.values:
         raise DomainError(_("Unknown reason for leaving: %(code)s") % {"code": reason}, code="invalid_reason")
     if reason == DischargeReason.TRANSFERRED:
-        raise DomainError(_("To move the person to another shelter, use the transfer."), code="invalid_reason")
+        raise DomainError(
+            _("To move the person to another shelter, use the transfer."), code="invalid_reason"
+        )
     at = _check_moment(at, timezone.now())
     if at < placement.admitted_at:
         raise DomainError(
@@ -507,7 +526,9 @@ def transfer(
     placement.discharged_by = actor
     placement.discharge_reason = DischargeReason.TRANSFERRED
     placement.version += 1
-    placement.save(update_fields=["discharged_at", "discharged_by", "discharge_reason", "version", "updated_at"])
+    placement.save(
+        update_fields=["discharged_at", "discharged_by", "discharge_reason", "version", "updated_at"]
+    )
     new = Placement.objects.create(
         shelter=target,
         case=placement.case,
@@ -574,7 +595,8 @@ def decide_extension(
     current = placement.current_limit
     if current is None or placement.stay_maximum is None:
         raise DomainError(
-            _("The country profile sets no limit to a shelter stay: there is nothing to extend."), code="no_limit"
+            _("The country profile sets no limit to a shelter stay: there is nothing to extend."),
+            code="no_limit",
         )
     if not reason.strip():
         raise DomainError(_("Give the reasons for the decision."), code="reason_required")

@@ -32,8 +32,12 @@ def stay_alert_recipients(placement: Placement) -> list[int]:
     """User ids of the shelter's staff and of the coordinators whose scope reaches the shelter."""
     agency_id = placement.shelter.agency_id
     staff = Q(role__in=_roles_with(Perm.SHELTER_OPERATE), agency_id=agency_id)
-    coordinators = Q(role__in=_roles_with(Perm.SHELTER_OVERSEE)) & (Q(scope=Scope.NATIONAL) | Q(agency_id=agency_id))
-    return sorted(set(Membership.objects.active().filter(staff | coordinators).values_list("user_id", flat=True)))
+    coordinators = Q(role__in=_roles_with(Perm.SHELTER_OVERSEE)) & (
+        Q(scope=Scope.NATIONAL) | Q(agency_id=agency_id)
+    )
+    return sorted(
+        set(Membership.objects.active().filter(staff | coordinators).values_list("user_id", flat=True))
+    )
 
 
 @task()

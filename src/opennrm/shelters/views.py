@@ -50,7 +50,11 @@ ADMIT_ERRORS = {
     "referral_not_accepted": "referral",
     "over_capacity_reason_required": "over_capacity_reason",
 }
-DISCHARGE_ERRORS = {"invalid_reason": "reason", "future_date": "discharged_on", "before_admission": "discharged_on"}
+DISCHARGE_ERRORS = {
+    "invalid_reason": "reason",
+    "future_date": "discharged_on",
+    "before_admission": "discharged_on",
+}
 TRANSFER_ERRORS = {
     "unknown_category": "category",
     "future_date": "transferred_on",
@@ -60,8 +64,18 @@ TRANSFER_ERRORS = {
     "inactive": "to_shelter",
     "over_capacity_reason_required": "over_capacity_reason",
 }
-EXTENSION_ERRORS = {"not_later": "until", "beyond_maximum": "until", "required": "until", "reason_required": "reason"}
-SHELTER_ERRORS = {"required": "name", "duplicate": "name", "unknown_region": "region", "invalid_agency": "agency"}
+EXTENSION_ERRORS = {
+    "not_later": "until",
+    "beyond_maximum": "until",
+    "required": "until",
+    "reason_required": "reason",
+}
+SHELTER_ERRORS = {
+    "required": "name",
+    "duplicate": "name",
+    "unknown_region": "region",
+    "invalid_agency": "agency",
+}
 
 
 def _access(request: HttpRequest) -> Access:
@@ -134,7 +148,7 @@ def _series_context(shelters: Any, capacity: int, period: str) -> dict[str, Any]
     chart = bar_chart(buckets, capacity=capacity, period=period)
     return {
         "period": period,
-        "periods": [(key, label) for key, label in PERIOD_LABELS() if key in selectors.PERIODS],
+        "periods": [(key, label) for key, label in period_labels() if key in selectors.PERIODS],
         "buckets": buckets,
         "categories": Category.choices,
         "chart": chart,
@@ -143,7 +157,7 @@ def _series_context(shelters: Any, capacity: int, period: str) -> dict[str, Any]
     }
 
 
-def PERIOD_LABELS() -> list[tuple[str, str]]:  # noqa: N802 - a table, translated when called
+def period_labels() -> list[tuple[str, str]]:
     return [("days", _("Last 30 days")), ("weeks", _("Last 26 weeks")), ("months", _("Last 12 months"))]
 
 
@@ -178,7 +192,9 @@ def national_view(request: HttpRequest) -> HttpResponse:
     occupancy = selectors.current_occupancy(shelters)
     total = selectors.total_occupancy(occupancy.values(), shelters)
     context = {
-        "rows": [{"shelter": s, "occupancy": occupancy[s.pk], "region": region_name(s.region)} for s in shelters],
+        "rows": [
+            {"shelter": s, "occupancy": occupancy[s.pk], "region": region_name(s.region)} for s in shelters
+        ],
         "total": total,
         **_series_context(shelters_qs, total.total_capacity, _period(request)),
     }
@@ -350,7 +366,9 @@ def _placement_context(request: HttpRequest, placement: Placement, **forms: Any)
     notes = selectors.read_placement_notes(actor=actor, placement=placement)
     version = {"version": placement.version}
     can_extend = current and coordinator and placement.stay_maximum is not None
-    can_transfer = current and (staff or coordinator) and selectors.transfer_targets(access, placement).exists()
+    can_transfer = (
+        current and (staff or coordinator) and selectors.transfer_targets(access, placement).exists()
+    )
     return {
         "placement": placement,
         "shelter": shelter,
@@ -366,7 +384,9 @@ def _placement_context(request: HttpRequest, placement: Placement, **forms: Any)
         "at_maximum": can_extend and placement.current_limit == placement.stay_maximum,
         "discharge_form": forms.get("discharge_form") or DischargeForm(initial=version),
         "extension_form": forms.get("extension_form") or ExtensionForm(initial=version),
-        "transferred_from": Placement.objects.filter(transferred_to=placement).select_related("shelter").first(),
+        "transferred_from": Placement.objects.filter(transferred_to=placement)
+        .select_related("shelter")
+        .first(),
     }
 
 
@@ -427,7 +447,9 @@ def extend_view(request: HttpRequest, public_id: str) -> HttpResponse:
         except DomainError as error:
             _attach(form, error, EXTENSION_ERRORS)
         else:
-            messages.success(request, _("The stay was extended.") if extend else _("The decision was recorded."))
+            messages.success(
+                request, _("The stay was extended.") if extend else _("The decision was recorded.")
+            )
             return redirect("shelters:placement", public_id=placement.public_id)
     context = _placement_context(request, placement, extension_form=form)
     return render(request, "shelters/placement.html", context, status=400)
@@ -438,7 +460,9 @@ def transfer_view(request: HttpRequest, public_id: str) -> HttpResponse:
     placement = _placement(request, public_id)
     access = _access(request)
     shelter = placement.shelter
-    if not (placement.is_current and (selectors.operates(access, shelter) or selectors.oversees(access, shelter))):
+    if not (
+        placement.is_current and (selectors.operates(access, shelter) or selectors.oversees(access, shelter))
+    ):
         raise Http404
     targets = selectors.transfer_targets(access, placement)
     coordinator = selectors.oversees(access, shelter)
@@ -463,7 +487,9 @@ def transfer_view(request: HttpRequest, public_id: str) -> HttpResponse:
         except DomainError as error:
             _attach(form, error, TRANSFER_ERRORS)
         else:
-            messages.success(request, _("The person was moved to %(shelter)s.") % {"shelter": new.shelter.name})
+            messages.success(
+                request, _("The person was moved to %(shelter)s.") % {"shelter": new.shelter.name}
+            )
             if selectors.visible_placements(access).filter(pk=new.pk).exists():
                 return redirect("shelters:placement", public_id=new.public_id)
             return redirect("shelters:detail", public_id=shelter.public_id)
