@@ -6,6 +6,7 @@ import os
 from datetime import timedelta
 
 import dj_database_url
+from csp.constants import NONCE, SELF
 
 from opennrm import instance
 from opennrm.conf import REPO_DIR, env, env_bool, env_int, env_list, instance_dir
@@ -185,8 +186,8 @@ if env_bool("OPENNRM_BEHIND_PROXY", False):
 # Content Security Policy: everything from this origin, no inline script without a nonce.
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {
-        "default-src": ["'self'"],
-        "script-src": ["'self'", "nonce"],
+        "default-src": [SELF],
+        "script-src": [SELF, NONCE],
         "style-src": ["'self'"],
         "img-src": ["'self'", "data:"],
         "font-src": ["'self'"],

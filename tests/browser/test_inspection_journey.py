@@ -59,7 +59,10 @@ def log_in(browser, live_server, user, **device):
 
 
 def fits_the_phone(page) -> None:
-    width = page.evaluate("window.innerWidth")
+    """Nothing wider than the phone: no sideways scrolling, and no zooming out to fit (which a mobile browser does
+    when the page is wider than the device, so `innerWidth` alone would not tell)."""
+    width = PHONE["viewport"]["width"]
+    assert page.evaluate("window.innerWidth") == width
     assert page.evaluate("document.documentElement.scrollWidth") <= width, "no sideways scrolling on a phone"
 
 
@@ -90,6 +93,8 @@ def start_screening(page, *, age: str, list_key: str) -> None:
     page.get_by_label("Sex / gender").select_option("masculine")
     page.get_by_label("Citizenship").select_option("UZ")
     page.locator(f'input[name="choice"][value="{list_key}"]').check()
+    fits_the_phone(page)
+    page.screenshot(path=str(SCREENSHOTS / "inspection-start-screening-phone.png"), full_page=True)
     page.get_by_role("button", name="Start the screening").click()
     page.wait_for_url("**/inspections/screenings/*/")
 
@@ -167,6 +172,7 @@ def test_an_inspector_screens_two_workers_on_a_phone_and_refers_the_presumed_vic
     page.get_by_label("Given name").fill("Rustam")
     page.get_by_label("Family name").fill("Demo-Tursunov")
     page.get_by_label("Estimated age").fill("29")
+    page.screenshot(path=str(SCREENSHOTS / "inspection-refer-phone.png"), full_page=True)
     page.get_by_role("button", name="Refer, or notify anonymously").click()
     page.wait_for_url(inspection_url)
     case = Case.objects.get()

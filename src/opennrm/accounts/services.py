@@ -90,7 +90,9 @@ def logout_everywhere(*, actor: User) -> None:
     """End every session of the user, on every device, by moving their session epoch on."""
     User.objects.filter(pk=actor.pk).update(session_epoch=F("session_epoch") + 1)
     actor.refresh_from_db(fields=["session_epoch"])
-    audit.record(actor=actor, action="user.logout_everywhere", target=actor)
+    # A lost or stolen device may hold a token too: "everywhere" includes the API.
+    revoked = ApiToken.objects.filter(user=actor, revoked_at__isnull=True).update(revoked_at=timezone.now())
+    audit.record(actor=actor, action="user.logout_everywhere", target=actor, details={"tokens_revoked": revoked})
 
 
 TOKEN_PREFIX = "onrm"  # noqa: S105 - a public marker, not a secret

@@ -19,7 +19,8 @@ SAFE_EXTRA = ("event", "status", "method", "route", "duration_ms", "actor", "age
 
 class RequestIdFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
-        record.request_id = request_id_var.get()
+        # Django logs 4xx/5xx after the middleware has reset the context: fall back to the request's own id.
+        record.request_id = request_id_var.get() or getattr(getattr(record, "request", None), "request_id", "")
         return True
 
 
@@ -46,7 +47,9 @@ class JsonFormatter(logging.Formatter):
 def _safe_message(record: logging.LogRecord) -> str:
     # Django's request logger formats the full path (with query string) into the message: drop the args.
     if record.name.startswith("django.request") or record.name.startswith("django.server"):
-        return str(record.msg).split("%", 1)[0].strip()
+        # "%s: %s" % (reason, path): keep the reason phrase, never the path (it may carry a search term).
+        args = record.args if isinstance(record.args, tuple) else ()
+        return str(args[0]) if args else str(record.msg).split("%", 1)[0].strip()
     try:
         return record.getMessage()
     except (TypeError, ValueError):

@@ -80,6 +80,7 @@ class BucketSerializer(serializers.Serializer[Any]):
     peak = PlacesSerializer(help_text="highest number of people placed on one day, per category")
     peak_total = serializers.IntegerField()
     average_total = serializers.FloatField()
+    nights = serializers.IntegerField(help_text="person-nights in the period")
 
 
 class SeriesSerializer(serializers.Serializer[Any]):
@@ -235,6 +236,7 @@ def _series(shelters: Any, capacity: dict[str, int], occupied: dict[str, int], p
                         "peak": b.peak,
                         "peak_total": b.peak_total,
                         "average_total": b.average_total,
+                        "nights": b.nights,
                     }
                     for b in buckets
                 ],

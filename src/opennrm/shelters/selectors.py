@@ -315,6 +315,7 @@ class Bucket:
     peak: dict[str, int]
     peak_total: int
     average_total: float
+    nights: int  # person-nights in the bucket (bed-nights)
 
     @property
     def peak_rows(self) -> list[int]:
@@ -391,6 +392,7 @@ def occupancy_series(
                 peak={c: max(daily[c][lo:hi]) for c in daily},
                 peak_total=max(totals[lo:hi]),
                 average_total=round(sum(totals[lo:hi]) / (hi - lo), 1),
+                nights=sum(totals[lo:hi]),
             )
         )
     return buckets

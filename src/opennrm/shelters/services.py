@@ -646,6 +646,7 @@ def decide_extension(
         actor,
         "shelter_stay_extended" if extend else "shelter_extension_refused",
         shelter=placement.shelter.name,
-        **dates,
+        previous=dates["previous"],
+        until=dates["until"],
     )
     return decision

@@ -97,9 +97,15 @@ def test_health_reports_a_database_failure():
 # --- Audit log ------------------------------------------------------------------------------------------
 
 
+def test_an_auditor_with_agency_scope_cannot_read_the_instance_wide_log():
+    user = member(Role.AUDITOR, scope=Scope.AGENCY)
+    audit.record(actor=user, action="user.login", target=user)
+    assert logged_in_client(user).get("/audit/").status_code == 404
+
+
 @pytest.mark.parametrize("role", list(Role))
 def test_only_roles_that_read_the_audit_log_open_it(role):
-    user = member(role)
+    user = member(role, scope=Scope.NATIONAL)
     audit.record(actor=user, action="user.login", target=user)
     response = logged_in_client(user).get("/audit/")
     if Perm.AUDIT_VIEW in ROLE_PERMISSIONS[role]:
@@ -112,7 +118,7 @@ def test_only_roles_that_read_the_audit_log_open_it(role):
 
 @pytest.mark.parametrize("role", list(Role))
 def test_only_roles_that_verify_the_audit_log_start_a_verification(role):
-    user = member(role)
+    user = member(role, scope=Scope.NATIONAL)
     response = logged_in_client(user).post("/audit/")
     requested = AuditEntry.objects.filter(action="audit.verification_requested").exists()
     if Perm.AUDIT_VERIFY in ROLE_PERMISSIONS[role]:
@@ -130,7 +136,7 @@ def test_the_audit_log_is_refused_when_the_auditor_membership_expired():
 
 
 def test_the_audit_log_filters_by_action_and_shows_names_of_fields_only():
-    auditor = member(Role.AUDITOR)
+    auditor = member(Role.AUDITOR, scope=Scope.NATIONAL)
     worker = member(Role.CASE_WORKER, user__last_name="Beridze")
     audit.record(actor=worker, action="user.login", target=worker)
     audit.record_read(actor=worker, target=worker, fields=["last_name"], action="accounts.user.read")
