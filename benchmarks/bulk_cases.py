@@ -127,8 +127,16 @@ def generate(
                     counters[created.year] += 1
                     owner = rng.choices(agencies, weights=weights)[0]
                     cases.append(
-                        _case(intake, person, fate, created, owner, rng.choice(agencies), created_by,
-                              f"{profile.code}-{created.year}-{counters[created.year]:05d}")
+                        _case(
+                            intake,
+                            person,
+                            fate,
+                            created,
+                            owner,
+                            rng.choice(agencies),
+                            created_by,
+                            f"{profile.code}-{created.year}-{counters[created.year]:05d}",
+                        )
                     )
                 Case.objects.bulk_create(cases)
                 CaseExploitation.objects.bulk_create(
@@ -139,8 +147,16 @@ def generate(
                     ]
                 )
                 decisions = [
-                    _decision(case, fate, requested or created + dt.timedelta(hours=rng.uniform(2, 120)), now, rng,
-                              created_by, decided_by, deadline.amount)
+                    _decision(
+                        case,
+                        fate,
+                        requested or created + dt.timedelta(hours=rng.uniform(2, 120)),
+                        now,
+                        rng,
+                        created_by,
+                        decided_by,
+                        deadline.amount,
+                    )
                     for case, (fate, created, requested, _intake) in zip(cases, rows, strict=True)
                     if fate not in ("referred", "screened", "closed_early")
                 ]
@@ -188,29 +204,49 @@ def _person(intake: IntakeData, created: dt.datetime) -> Person:
 
 
 def _case(
-    intake: IntakeData, person: Person, fate: str, created: dt.datetime, owner: Agency, referrer: Agency,
-    created_by: User, reference: str,
+    intake: IntakeData,
+    person: Person,
+    fate: str,
+    created: dt.datetime,
+    owner: Agency,
+    referrer: Agency,
+    created_by: User,
+    reference: str,
 ) -> Case:
     status = STATUS_OF_FATE[fate]
     born = intake.date_of_birth
     first_contact = intake.first_contact_date or created.date()
     age = intake.age_estimate
     if born is not None:
-        age = first_contact.year - born.year - ((first_contact.month, first_contact.day) < (born.month, born.day))
+        age = (
+            first_contact.year
+            - born.year
+            - ((first_contact.month, first_contact.day) < (born.month, born.day))
+        )
     granted = fate in ("identified", "closed_identified")
     refused = fate in ("not_identified", "closed_not_identified")
     closed = status == CaseStatus.CLOSED
     reason = ""
     if closed:
-        reason = (ClosureReason.ASSISTANCE_COMPLETED if granted else ClosureReason.NOT_A_VICTIM if refused
-                  else ClosureReason.LOST_CONTACT)
+        reason = (
+            ClosureReason.ASSISTANCE_COMPLETED
+            if granted
+            else ClosureReason.NOT_A_VICTIM
+            if refused
+            else ClosureReason.LOST_CONTACT
+        )
     return Case(
         reference=reference,
         country=active_profile().code,
         person=person,
         status=status,
-        trafficking_status=(TraffickingStatus.ACTUAL if granted else TraffickingStatus.NOT_VICTIM if refused
-                            else TraffickingStatus.POSSIBLE),
+        trafficking_status=(
+            TraffickingStatus.ACTUAL
+            if granted
+            else TraffickingStatus.NOT_VICTIM
+            if refused
+            else TraffickingStatus.POSSIBLE
+        ),
         referring_agency=referrer,
         owning_agency=owner,
         created_by=created_by,
@@ -232,8 +268,14 @@ def _case(
 
 
 def _decision(
-    case: Case, fate: str, requested: dt.datetime, now: dt.datetime, rng: random.Random, requested_by: User,
-    decided_by: User, hours: int,
+    case: Case,
+    fate: str,
+    requested: dt.datetime,
+    now: dt.datetime,
+    rng: random.Random,
+    requested_by: User,
+    decided_by: User,
+    hours: int,
 ) -> Decision:
     open_ = case.status == CaseStatus.DECISION_PENDING
     granted = fate in ("identified", "closed_identified")

@@ -112,7 +112,9 @@ def prepare(args: argparse.Namespace) -> dict[str, Any]:
             f"{result.decisions:,} decisions in {generated:.0f} s"
         )
     elif existing != args.cases:
-        raise SystemExit(f"The database already has {existing:,} cases: give an empty one, or --cases {existing}.")
+        raise SystemExit(
+            f"The database already has {existing:,} cases: give an empty one, or --cases {existing}."
+        )
     return {
         "agencies": agencies,
         "users": users,
@@ -126,7 +128,9 @@ def search_terms(agency: Any) -> dict[str, str]:
     """A reference prefix, a full name and a document number of a person of the case worker's agency."""
     from opennrm.cases.models import Case
 
-    for case in Case.objects.filter(owning_agency=agency).select_related("person").order_by("-created_at")[100:]:
+    for case in (
+        Case.objects.filter(owning_agency=agency).select_related("person").order_by("-created_at")[100:]
+    ):
         person = case.person
         if person.documents and person.family_name:
             return {
@@ -217,13 +221,19 @@ def report(figures: list[Figures], context: dict[str, Any], args: argparse.Names
         cursor.execute("SELECT sqlite_version()" if vendor == "sqlite" else "SHOW server_version")
         version = cursor.fetchone()[0]
     print()
-    print(f"Database: {vendor} {version}   cases: {context['cases']:,}   blind-index entries: "
-          f"{context['index_entries']:,}   runs per scenario: {args.runs}")
-    print(f"Django {get_version()}, Python {platform.python_version()}, {os.cpu_count()} CPU, "
-          f"load average at the end: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
+    print(
+        f"Database: {vendor} {version}   cases: {context['cases']:,}   blind-index entries: "
+        f"{context['index_entries']:,}   runs per scenario: {args.runs}"
+    )
+    print(
+        f"Django {get_version()}, Python {platform.python_version()}, {os.cpu_count()} CPU, "
+        f"load average at the end: {' '.join(f'{x:.1f}' for x in os.getloadavg())}"
+    )
     print()
-    head = (f"{'scenario':<34} {'user':<26} {'matches':>8} {'view median':>12} {'view p95':>9} "
-            f"{'SQL median':>11} {'SQL p95':>8} {'queries':>8}")
+    head = (
+        f"{'scenario':<34} {'user':<26} {'matches':>8} {'view median':>12} {'view p95':>9} "
+        f"{'SQL median':>11} {'SQL p95':>8} {'queries':>8}"
+    )
     print(head)
     print("-" * len(head))
     for f in figures:
@@ -239,11 +249,15 @@ def report(figures: list[Figures], context: dict[str, Any], args: argparse.Names
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--cases", type=int, default=100_000, help="cases to generate (default 100000)")
     parser.add_argument("--runs", type=int, default=50, help="requests per scenario and user (default 50)")
     parser.add_argument("--seed", type=int, default=2026)
-    parser.add_argument("--instance", help="instance directory to use (and keep); default: a new temporary one")
+    parser.add_argument(
+        "--instance", help="instance directory to use (and keep); default: a new temporary one"
+    )
     args = parser.parse_args()
     instance = configure(args)
     print(f"Instance directory: {instance}")
@@ -265,6 +279,7 @@ def main() -> None:
         for key, label in labels.items():
             client = logged_in_client(users[key])
             figures.append(measure(client, users[key], label, scenario, params, args.runs))
+            print(f"  {scenario} / {label}: done", file=sys.stderr)
     report(figures, context, args)
 
 

@@ -83,6 +83,11 @@ VARIABLES: tuple[Var, ...] = (
         "(from the country profile)",
         "Time zone for display; defaults to the country profile's.",
     ),
+    Var(
+        "OPENNRM_RELEASE_K",
+        "11",
+        "k of k-anonymous public releases (as CTDC): no published figure is below k. A coordinator may choose a higher k for a release, never a lower one.",
+    ),
     Var("OPENNRM_PORT", "8000", "Port `make run` listens on."),
     Var("OPENNRM_WEB_WORKERS", "2", "Web server worker processes started by `make run`."),
     Var(

@@ -11,7 +11,6 @@ import pytest
 from django.contrib.staticfiles import finders
 
 import opennrm
-
 from opennrm.accounts import totp
 from opennrm.accounts.models import AgencyKind
 from opennrm.accounts.roles import Role, Scope

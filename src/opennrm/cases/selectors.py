@@ -6,21 +6,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from opennrm.accounts.access import Access
 from opennrm.accounts.roles import Perm, Scope
 from opennrm.cases.models import Case, Decision
 
-# Referral statuses that give the receiving agency access to the case (string values: cases may not import
-# the referrals app, which depends on it).
-ACTIVE_REFERRAL_STATUSES = ("pending", "accepted")
 
 IDENTITY_FIELDS = ("given_name", "family_name", "other_names", "date_of_birth", "documents", "contacts", "address")
 
 
-def _scope_filter(access: Access, perm: Perm) -> Q | None:
+def scope_filter(access: Access, perm: Perm) -> Q | None:
     """The cases a permission reaches, through each active membership's scope. None: nothing."""
     condition: Q | None = None
     for membership in access.memberships_with(perm):
@@ -34,29 +31,12 @@ def _scope_filter(access: Access, perm: Perm) -> Q | None:
     return condition
 
 
-def _referred_to(access: Access) -> Q | None:
-    agencies = access.agency_ids_with(Perm.REFERRAL_RESPOND)
-    if not agencies:
-        return None
-    from django.apps import apps
-
-    referral = apps.get_model("referrals", "Referral")
-    return Q(
-        Exists(
-            referral.objects.filter(
-                case=OuterRef("pk"), to_agency_id__in=agencies, status__in=ACTIVE_REFERRAL_STATUSES
-            )
-        )
-    )
-
-
 def visible_cases(access: Access) -> QuerySet[Case]:
-    """Cases the user may see: owned or referred by their agency (agency scope), their own (own scope), all
-    (national scope), or referred to their agency for a service that is pending or accepted."""
+    """Cases the user may see: owned or referred by their agency (agency scope), their own (own scope), or all
+    (national scope). An agency that a case was referred to for a service does NOT see the case: it sees the
+    referral, and through it only what the service needs (`opennrm.referrals.selectors.provider_view`)."""
     conditions = [
-        c
-        for c in (_scope_filter(access, Perm.CASE_VIEW), _scope_filter(access, Perm.CASE_REFER), _referred_to(access))
-        if c is not None
+        c for c in (scope_filter(access, Perm.CASE_VIEW), scope_filter(access, Perm.CASE_REFER)) if c is not None
     ]
     if not conditions:
         return Case.objects.none()
@@ -68,19 +48,19 @@ def visible_cases(access: Access) -> QuerySet[Case]:
 
 def can_read_identity(access: Access, case: Case) -> bool:
     """Full identity: a case worker/decision maker whose scope reaches the case, or the first responder who filed it."""
-    condition = _scope_filter(access, Perm.CASE_VIEW_IDENTITY)
+    condition = scope_filter(access, Perm.CASE_VIEW_IDENTITY)
     if condition is not None and Case.objects.filter(condition, pk=case.pk).exists():
         return True
     return access.has(Perm.CASE_REFER) and case.created_by_id == access.user_id and not access.has(Perm.CASE_VIEW)
 
 
 def can_edit(access: Access, case: Case) -> bool:
-    condition = _scope_filter(access, Perm.CASE_EDIT)
+    condition = scope_filter(access, Perm.CASE_EDIT)
     return condition is not None and Case.objects.filter(condition, pk=case.pk).exists()
 
 
 def can_do(access: Access, perm: Perm, case: Case) -> bool:
-    condition = _scope_filter(access, perm)
+    condition = scope_filter(access, perm)
     return condition is not None and Case.objects.filter(condition, pk=case.pk).exists()
 
 
@@ -94,7 +74,7 @@ class QueueItem:
 def decision_queue(access: Access, *, now: datetime | None = None) -> list[QueueItem]:
     """Open decision requests the user may decide, soonest deadline first; overdue ones flagged."""
     now = now or timezone.now()
-    condition = _scope_filter(access, Perm.DECISION_MAKE)
+    condition = scope_filter(access, Perm.DECISION_MAKE)
     if condition is None:
         return []
     cases = Case.objects.filter(condition)

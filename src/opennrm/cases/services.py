@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import mimetypes
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -390,6 +390,11 @@ def record_consent(
     return consent
 
 
+# Called after a consent is withdrawn, in the same transaction (the referrals app withdraws the referrals that
+# rested on it). Apps that depend on cases register here; cases never imports them.
+consent_withdrawn_hooks: list[Callable[..., None]] = []
+
+
 @transaction.atomic
 def withdraw_consent(*, actor: User, consent: Consent) -> Consent:
     consent = Consent.objects.select_for_update().select_related("case").get(pk=consent.pk)
@@ -399,6 +404,8 @@ def withdraw_consent(*, actor: User, consent: Consent) -> Consent:
     consent.save(update_fields=["withdrawn_at", "updated_at"])
     audit.record(actor=actor, action="consent.withdrawn", target=consent.case, details={"purpose": consent.purpose})
     _event(consent.case, actor, "consent_withdrawn", purpose=consent.purpose)
+    for hook in consent_withdrawn_hooks:
+        hook(actor=actor, consent=consent)
     return consent
 
 

@@ -27,6 +27,7 @@ from rest_framework.response import Response
 from opennrm.accounts.access import Access, request_access
 from opennrm.accounts.models import Agency, User
 from opennrm.accounts.roles import Perm
+from opennrm.cases.api import WholeBodyPatchSchema
 from opennrm.cases.forms import owning_agencies
 from opennrm.cases.serializers import ErrorSerializer
 from opennrm.cases.services import IntakeData
@@ -47,17 +48,17 @@ FORBIDDEN = {403: OpenApiResponse(description="Your role does not allow this.")}
 # --- serializers --------------------------------------------------------------------------------------------
 
 
-class RefSerializer(serializers.Serializer[Any]):
+class InspectionAgencySerializer(serializers.Serializer[Any]):
     id = serializers.CharField(source="public_id")
     name = serializers.CharField()
 
 
-class InspectorSerializer(serializers.Serializer[Any]):
+class InspectionInspectorSerializer(serializers.Serializer[Any]):
     id = serializers.CharField(source="public_id")
     username = serializers.CharField()
 
 
-class IdentifierSerializer(serializers.Serializer[Any]):
+class EmployerIdentifierSerializer(serializers.Serializer[Any]):
     type = serializers.ChoiceField(choices=EmployerIdentifier.choices)
     value = serializers.CharField(max_length=64)
 
@@ -66,14 +67,14 @@ class InspectionSerializer(serializers.Serializer[Any]):
     """An inspection, without the employer's identity and the findings."""
 
     id = serializers.CharField(source="public_id")
-    agency = RefSerializer()
+    agency = InspectionAgencySerializer()
     date = serializers.DateField()
     sector = serializers.CharField()
     region = serializers.CharField()
     joint_with_police = serializers.BooleanField()
     workers_present = serializers.IntegerField()
     workers_interviewed = serializers.IntegerField()
-    inspectors = InspectorSerializer(many=True, source="inspectors.all")
+    inspectors = InspectionInspectorSerializer(many=True, source="inspectors.all")
     screened = serializers.IntegerField(help_text="Workers screened (completed, referred or notified).")
     presumed = serializers.IntegerField(help_text="Presumed victims found.")
     drafts = serializers.IntegerField(help_text="Screenings still in draft.")
@@ -86,7 +87,7 @@ class InspectionEmployerSerializer(InspectionSerializer):
     audited). Anyone else gets the fields of `InspectionSerializer`."""
 
     employer_name = serializers.CharField()
-    employer_identifiers = IdentifierSerializer(many=True)
+    employer_identifiers = EmployerIdentifierSerializer(many=True)
     findings = serializers.CharField()
 
 
@@ -104,7 +105,7 @@ class InspectionInputSerializer(serializers.Serializer[Any]):
         help_text="Public ids of the inspectors of the agency who took part (default: you).",
     )
     employer_name = serializers.CharField(max_length=200, allow_blank=True)
-    employer_identifiers = IdentifierSerializer(many=True, required=False, default=list)
+    employer_identifiers = EmployerIdentifierSerializer(many=True, required=False, default=list)
     sector = serializers.CharField(
         max_length=80, help_text="HTCDS vic_ForcedLabourIndustry, lower snake case."
     )
@@ -120,7 +121,7 @@ class InspectionUpdateSerializer(serializers.Serializer[Any]):
     version = serializers.IntegerField(help_text="The version you read.")
     inspectors = serializers.ListField(child=serializers.CharField(), required=False)
     employer_name = serializers.CharField(max_length=200, required=False, allow_blank=True)
-    employer_identifiers = IdentifierSerializer(many=True, required=False)
+    employer_identifiers = EmployerIdentifierSerializer(many=True, required=False)
     sector = serializers.CharField(max_length=80, required=False)
     region = serializers.CharField(max_length=10, required=False)
     date = serializers.DateField(required=False)
@@ -130,7 +131,7 @@ class InspectionUpdateSerializer(serializers.Serializer[Any]):
     findings = serializers.CharField(required=False, allow_blank=True)
 
 
-class ScreeningSerializer(serializers.ModelSerializer[WorkerScreening]):
+class WorkerScreeningSerializer(serializers.ModelSerializer[WorkerScreening]):
     """A worker screened under a pseudonym: no identity, ever."""
 
     id = serializers.CharField(source="public_id", read_only=True)
@@ -175,7 +176,7 @@ class ScreeningSerializer(serializers.ModelSerializer[WorkerScreening]):
         return obj.notification.public_id if obj.notification_id and obj.notification else None
 
 
-class StartScreeningSerializer(serializers.Serializer[Any]):
+class WorkerScreeningStartSerializer(serializers.Serializer[Any]):
     instrument = serializers.CharField(max_length=64)
     version = serializers.CharField(max_length=32)
     list = serializers.CharField(max_length=64)
@@ -184,12 +185,12 @@ class StartScreeningSerializer(serializers.Serializer[Any]):
     citizenship = serializers.CharField(max_length=2, required=False, allow_blank=True, default="")
 
 
-class DraftSerializer(serializers.Serializer[Any]):
+class WorkerScreeningDraftSerializer(serializers.Serializer[Any]):
     version = serializers.IntegerField(help_text="The version you read.")
     found = serializers.ListField(child=serializers.CharField(max_length=200), allow_empty=True)
 
 
-class CompleteSerializer(serializers.Serializer[Any]):
+class WorkerScreeningCompleteSerializer(serializers.Serializer[Any]):
     version = serializers.IntegerField(help_text="The version you read.")
     found = serializers.ListField(child=serializers.CharField(max_length=200), required=False)
 
@@ -209,7 +210,7 @@ class WorkerIdentitySerializer(serializers.Serializer[Any]):
     guardian = serializers.CharField(required=False, allow_blank=True, default="")
 
 
-class ReferSerializer(serializers.Serializer[Any]):
+class WorkerReferralSerializer(serializers.Serializer[Any]):
     version = serializers.IntegerField(help_text="The version you read.")
     consent_given = serializers.BooleanField(
         help_text="The worker consents to be referred with their identity. An adult who does not: an anonymous "
@@ -353,6 +354,8 @@ class InspectionListView(InspectionsView):
 
 
 class InspectionDetailView(InspectionsView):
+    schema = WholeBodyPatchSchema()
+
     @extend_schema(
         tags=["inspections"],
         summary="An inspection (the employer and findings for its inspectors: audited read)",
@@ -383,7 +386,7 @@ class InspectionScreeningsView(InspectionsView):
     @extend_schema(
         tags=["inspections"],
         summary="Workers screened at an inspection",
-        responses={200: ScreeningSerializer(many=True), **ERRORS},
+        responses={200: WorkerScreeningSerializer(many=True), **ERRORS},
     )
     def get(self, request: Request, public_id: str) -> Response:
         inspection = self.inspection(public_id)
@@ -391,17 +394,17 @@ class InspectionScreeningsView(InspectionsView):
             *(f"inspection__{name}" for name in ENCRYPTED), "case__narrative", "case__guardian"
         )
         page = self.paginate_queryset(rows.order_by("created_at", "id")) or []
-        return self.get_paginated_response(ScreeningSerializer(page, many=True).data)
+        return self.get_paginated_response(WorkerScreeningSerializer(page, many=True).data)
 
     @extend_schema(
         tags=["inspections"],
         summary="Start screening a worker (a pseudonym, no identity)",
-        request=StartScreeningSerializer,
-        responses={201: ScreeningSerializer, **ERRORS},
+        request=WorkerScreeningStartSerializer,
+        responses={201: WorkerScreeningSerializer, **ERRORS},
     )
     def post(self, request: Request, public_id: str) -> Response:
         inspection = self.inspection(public_id, write=True)
-        data = _valid(StartScreeningSerializer, request.data)
+        data = _valid(WorkerScreeningStartSerializer, request.data)
         screening = services.start_screening(
             actor=self.actor,
             inspection=inspection,
@@ -413,46 +416,51 @@ class InspectionScreeningsView(InspectionsView):
             citizenship=data["citizenship"],
         )
         return Response(
-            ScreeningSerializer(self.screening(screening.public_id)).data, status=status.HTTP_201_CREATED
+            WorkerScreeningSerializer(self.screening(screening.public_id)).data,
+            status=status.HTTP_201_CREATED,
         )
 
 
 class ScreeningDetailView(InspectionsView):
+    schema = WholeBodyPatchSchema()
+
     @extend_schema(
-        tags=["inspections"], summary="A worker screening", responses={200: ScreeningSerializer, **ERRORS}
+        tags=["inspections"],
+        summary="A worker screening",
+        responses={200: WorkerScreeningSerializer, **ERRORS},
     )
     def get(self, request: Request, public_id: str) -> Response:
-        return Response(ScreeningSerializer(self.screening(public_id)).data)
+        return Response(WorkerScreeningSerializer(self.screening(public_id)).data)
 
     @extend_schema(
         tags=["inspections"],
         summary="Save the draft: the indicators found so far (answers the result and conclusion)",
-        request=DraftSerializer,
-        responses={200: ScreeningSerializer, **ERRORS, **CONFLICT},
+        request=WorkerScreeningDraftSerializer,
+        responses={200: WorkerScreeningSerializer, **ERRORS, **CONFLICT},
     )
     def patch(self, request: Request, public_id: str) -> Response:
         screening = self.screening(public_id, write=True)
-        data = _valid(DraftSerializer, request.data)
+        data = _valid(WorkerScreeningDraftSerializer, request.data)
         services.save_draft(
             actor=self.actor, screening=screening, expected_version=data["version"], found=data["found"]
         )
-        return Response(ScreeningSerializer(self.screening(public_id)).data)
+        return Response(WorkerScreeningSerializer(self.screening(public_id)).data)
 
 
 class ScreeningCompleteView(InspectionsView):
     @extend_schema(
         tags=["inspections"],
         summary="Complete a screening",
-        request=CompleteSerializer,
-        responses={200: ScreeningSerializer, **ERRORS, **CONFLICT},
+        request=WorkerScreeningCompleteSerializer,
+        responses={200: WorkerScreeningSerializer, **ERRORS, **CONFLICT},
     )
     def post(self, request: Request, public_id: str) -> Response:
         screening = self.screening(public_id, write=True)
-        data = _valid(CompleteSerializer, request.data)
+        data = _valid(WorkerScreeningCompleteSerializer, request.data)
         services.complete_screening(
             actor=self.actor, screening=screening, expected_version=data["version"], found=data.get("found")
         )
-        return Response(ScreeningSerializer(self.screening(public_id)).data)
+        return Response(WorkerScreeningSerializer(self.screening(public_id)).data)
 
 
 class ScreeningReferView(InspectionsView):
@@ -463,12 +471,12 @@ class ScreeningReferView(InspectionsView):
         "identity given, owned by `owning_agency`, with this screening recorded on it. An adult who does not "
         "consent: an anonymous notification; the identity is not kept. The police partner is alerted where the "
         "country profile says so.",
-        request=ReferSerializer,
-        responses={200: ScreeningSerializer, **ERRORS, **CONFLICT},
+        request=WorkerReferralSerializer,
+        responses={200: WorkerScreeningSerializer, **ERRORS, **CONFLICT},
     )
     def post(self, request: Request, public_id: str) -> Response:
         screening = self.screening(public_id, write=True)
-        data = _valid(ReferSerializer, request.data)
+        data = _valid(WorkerReferralSerializer, request.data)
         given = data.get("identity")
         identity = IntakeData(**given) if given else None
         services.refer_worker(
@@ -479,7 +487,7 @@ class ScreeningReferView(InspectionsView):
             owning_agency=data.get("owning_agency"),
             expected_version=data["version"],
         )
-        return Response(ScreeningSerializer(self.screening(public_id)).data)
+        return Response(WorkerScreeningSerializer(self.screening(public_id)).data)
 
 
 class InspectionStatsView(InspectionsView):

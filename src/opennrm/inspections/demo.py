@@ -23,6 +23,7 @@ import random
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 from unittest import mock
 from zoneinfo import ZoneInfo
@@ -267,16 +268,16 @@ class _Builder:
         for index, worker in enumerate(workers):
             worker.visit = visit
             moment = at + dt.timedelta(minutes=25 * (index + 1))
-            self._at(moment, lambda worker=worker: self._start(worker))
-            self._at(moment + dt.timedelta(minutes=10), lambda worker=worker: self._fill(worker))
+            self._at(moment, partial(self._start, worker))
+            self._at(moment + dt.timedelta(minutes=10), partial(self._fill, worker))
             if interrupted and index == len(workers) - 1 and not worker.positive:
                 continue  # left as a draft: the inspector was interrupted
             if worker.positive:
-                self._at(moment + dt.timedelta(minutes=20), lambda worker=worker: self._refer(worker))
+                self._at(moment + dt.timedelta(minutes=20), partial(self._refer, worker))
                 if worker.consents or worker.child:
                     self._decision(worker, moment)
             else:
-                self._at(moment + dt.timedelta(minutes=15), lambda worker=worker: self._complete(worker))
+                self._at(moment + dt.timedelta(minutes=15), partial(self._complete, worker))
 
     def _workers(self, sector: str, interviewed: int) -> list[_Worker]:
         rng = self.rng

@@ -20,7 +20,7 @@ from opennrm.accounts.models import Agency, User
 from opennrm.accounts.roles import Perm, Scope
 from opennrm.cases.choices import ConsentPurpose
 from opennrm.cases.models import Case, Consent
-from opennrm.cases.selectors import _scope_filter, can_do
+from opennrm.cases.selectors import scope_filter, can_do
 from opennrm.cases.services import read_identity
 from opennrm.core import audit
 from opennrm.referrals.models import (
@@ -62,7 +62,7 @@ def _provider_agency_ids(access: Access) -> set[int]:
 def referrals_visible_to(access: Access) -> QuerySet[Referral]:
     conditions: list[Q] = []
     for perm in (Perm.CASE_VIEW, Perm.REFERRAL_SEND):
-        scope = _scope_filter(access, perm)
+        scope = scope_filter(access, perm)
         if scope is not None:
             if scope == Q():  # national scope: every referral
                 return Referral.objects.select_related(*_RELATED)

@@ -27,7 +27,7 @@ from opennrm.accounts.access import access_for
 from opennrm.accounts.models import Agency, Membership, User
 from opennrm.accounts.roles import ROLE_PERMISSIONS, Perm
 from opennrm.cases.choices import CaseStatus, ConsentBasis, ConsentPurpose
-from opennrm.cases.models import Case
+from opennrm.cases.models import Case, Consent
 from opennrm.cases.services import _event, has_consent
 from opennrm.core import audit
 from opennrm.core.errors import DomainError
@@ -305,6 +305,20 @@ def withdraw_referral(*, actor: User, referral: Referral) -> Referral:
         to_agency=referral.to_agency.name,
     )
     return referral
+
+
+def end_referrals_on_withdrawn_consent(*, actor: User, consent: Consent) -> None:
+    """The person withdrew the consent a referral rested on: the referral ends at once (withdrawn), whoever
+    records the withdrawal, and the provider loses access through it. Registered as a cases hook."""
+    if consent.purpose != ConsentPurpose.REFERRAL:
+        return
+    for referral in Referral.objects.select_for_update().filter(consent=consent, status__in=ACTIVE_STATUSES):
+        referral.status = ReferralStatus.WITHDRAWN
+        referral.withdrawn_at = timezone.now()
+        referral.save(update_fields=["status", "withdrawn_at", "updated_at"])
+        audit.record(actor=actor, action="referral.withdrawn", target=referral, details={"because": "consent_withdrawn"})
+        _event(referral.case, actor, "referral_withdrawn", referral=referral.public_id, service=referral.service.code,
+               to_agency=referral.to_agency.name)
 
 
 @transaction.atomic

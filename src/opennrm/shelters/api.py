@@ -4,7 +4,7 @@ admission, and a placement's acts (discharge, transfer, stay extension).
 Scoped like the pages: a shelter or placement the user may not see, or an act they may not take on it, answers
 404 (the core exception handler turns a refusal on an object into 404). A role that lacks the permission for a
 whole endpoint (the shelter list, national occupancy) gets 403. A refused act answers 400 with the translated
-message and its code.
+message and its code; an act on a placement changed since its `version` was read answers 409.
 """
 
 from __future__ import annotations
@@ -22,7 +22,8 @@ from rest_framework.views import APIView
 
 from opennrm.accounts.access import request_access
 from opennrm.accounts.models import User
-from opennrm.core.errors import DomainError
+from opennrm.core.errors import ConcurrentEditError, DomainError
+from opennrm.referrals.api import DomainErrorResponse
 from opennrm.referrals.models import Referral
 from opennrm.shelters import selectors, services
 from opennrm.shelters.models import Category, DischargeReason, Placement, Shelter
@@ -33,15 +34,12 @@ def _user(request: Request) -> User:
 
 
 def _refused(error: DomainError) -> Response:
+    """400 with the translated message and its code; 409 when the placement changed since `version` was read."""
+    conflict = isinstance(error, ConcurrentEditError)
     return Response(
         {"detail": " ".join(error.messages), "code": error.code or "invalid"},
-        status=status.HTTP_400_BAD_REQUEST,
+        status=status.HTTP_409_CONFLICT if conflict else status.HTTP_400_BAD_REQUEST,
     )
-
-
-class DomainErrorResponse(serializers.Serializer[Any]):
-    detail = serializers.CharField()
-    code = serializers.CharField()
 
 
 # --- serializers ---------------------------------------------------------------------------------------------
@@ -63,7 +61,7 @@ class ShelterSerializer(serializers.Serializer[Any]):
     agency_name = serializers.CharField(source="shelter.agency.name")
     region = serializers.CharField(source="shelter.region")
     places = PlacesSerializer(source="shelter.capacities")
-    occupied = PlacesSerializer(source="occupied")
+    occupied = PlacesSerializer()
     wheelchair_accessible = serializers.BooleanField(source="shelter.wheelchair_accessible")
     accessibility_notes = serializers.CharField(source="shelter.accessibility_notes")
     is_active = serializers.BooleanField(source="shelter.is_active")
@@ -273,6 +271,7 @@ class ShelterListView(APIView):
 class NationalOccupancyView(APIView):
     @extend_schema(
         summary="National occupancy now and over time (coordinators, analysts)",
+        operation_id="shelters_national_occupancy",
         parameters=[PERIOD_PARAMETER],
         responses=SeriesSerializer,
     )
@@ -379,7 +378,7 @@ class DischargeView(APIView):
     @extend_schema(
         summary="The person leaves the shelter (the shelter's staff)",
         request=DischargeSerializer,
-        responses={200: PlacementSerializer, 400: DomainErrorResponse},
+        responses={200: PlacementSerializer, 400: DomainErrorResponse, 409: DomainErrorResponse},
     )
     def post(self, request: Request, public_id: str) -> Response:
         placement = _placement(request, public_id)
@@ -410,7 +409,7 @@ class TransferView(APIView):
         description="Staff: between their agency's shelters. Coordinators: to any shelter; to another agency's "
         "only on an accepted shelter referral to it.",
         request=TransferSerializer,
-        responses={201: PlacementSerializer, 400: DomainErrorResponse},
+        responses={201: PlacementSerializer, 400: DomainErrorResponse, 409: DomainErrorResponse},
     )
     def post(self, request: Request, public_id: str) -> Response:
         placement = _placement(request, public_id)
@@ -450,7 +449,7 @@ class ExtensionView(APIView):
         summary="Decide on extending the stay (coordinators)",
         description="Extend to a date no later than the maximum of the country's rules, or refuse; with reasons.",
         request=ExtensionSerializer,
-        responses={201: ExtensionDecisionSerializer, 400: DomainErrorResponse},
+        responses={201: ExtensionDecisionSerializer, 400: DomainErrorResponse, 409: DomainErrorResponse},
     )
     def post(self, request: Request, public_id: str) -> Response:
         placement = _placement(request, public_id)

@@ -356,6 +356,11 @@ def admit_view(request: HttpRequest, public_id: str) -> HttpResponse:
 # --- placements ------------------------------------------------------------------------------------------------
 
 
+def _neighbour(**lookup: Any) -> Placement | None:
+    """The placement a transfer came from or went to (its shelter's name, never its address)."""
+    return Placement.objects.filter(**lookup).select_related("shelter").defer("shelter__address").first()
+
+
 def _placement_context(request: HttpRequest, placement: Placement, **forms: Any) -> dict[str, Any]:
     access = _access(request)
     actor = _actor(request)
@@ -384,9 +389,10 @@ def _placement_context(request: HttpRequest, placement: Placement, **forms: Any)
         "at_maximum": can_extend and placement.current_limit == placement.stay_maximum,
         "discharge_form": forms.get("discharge_form") or DischargeForm(initial=version),
         "extension_form": forms.get("extension_form") or ExtensionForm(initial=version),
-        "transferred_from": Placement.objects.filter(transferred_to=placement)
-        .select_related("shelter")
-        .first(),
+        "transferred_from": _neighbour(transferred_to=placement),
+        "transferred_to": _neighbour(pk=placement.transferred_to_id) if placement.transferred_to_id else None,
+        "transferred_to_visible": bool(placement.transferred_to_id)
+        and selectors.visible_placements(access).filter(pk=placement.transferred_to_id).exists(),
     }
 
 

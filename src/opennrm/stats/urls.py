@@ -1,5 +1,11 @@
-from django.urls import URLPattern
+from django.urls import path
+
+from opennrm.stats import views
 
 app_name = "stats"
 
-urlpatterns: list[URLPattern] = []  # being written
+urlpatterns = [
+    path("", views.dashboard_view, name="dashboard"),
+    path("tables/<slug:key>.<slug:fmt>", views.download_view, name="download"),
+    path("report/", views.report_view, name="report"),
+]

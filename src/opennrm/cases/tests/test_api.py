@@ -967,9 +967,9 @@ def test_a_service_provider_of_the_agency_sees_the_case_but_not_its_file(world):
         assert provider.get(f"{API}/cases/{world.case.public_id}/{suffix}").status_code == 404
 
 
-def test_a_provider_the_case_was_referred_to_sees_the_case_only(world):
-    """Access through a service referral is for the service (the referrals API serves what it needs): the case,
-    not its file."""
+def test_a_provider_the_case_was_referred_to_does_not_see_the_case(world):
+    """Access through a service referral is for the service: the referrals API serves what the service needs;
+    the case itself, its list entry and its file stay out of reach (404, like a case that does not exist)."""
     from django.apps import apps
 
     shelter = AgencyFactory(name="Batumi Shelter")
@@ -983,9 +983,8 @@ def test_a_provider_the_case_was_referred_to_sees_the_case_only(world):
         created_by=world.worker,
     )
     provider = api(staff(Role.SERVICE_PROVIDER, shelter))
-    assert [row["id"] for row in provider.get(f"{API}/cases/").json()["results"]] == [world.case.public_id]
-    assert provider.get(f"{API}/cases/{world.case.public_id}/").status_code == 200
-    for suffix in ("identity/", "consents/", "screenings/", "plan/", "notes/", "attachments/", "timeline/"):
+    assert provider.get(f"{API}/cases/").json()["results"] == []
+    for suffix in ("", "identity/", "consents/", "screenings/", "plan/", "notes/", "attachments/", "timeline/"):
         assert provider.get(f"{API}/cases/{world.case.public_id}/{suffix}").status_code == 404, suffix
 
 

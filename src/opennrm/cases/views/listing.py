@@ -24,7 +24,7 @@ from opennrm.cases.choices import CaseStatus, htcds_snake_choices
 from opennrm.cases.forms import YES, CaseFilterForm, split_name_and_date
 from opennrm.cases.identity import PURPOSE
 from opennrm.cases.models import Case, CaseExploitation, Decision, IdentityIndex, Person
-from opennrm.cases.selectors import _scope_filter, decision_queue, visible_cases
+from opennrm.cases.selectors import scope_filter, decision_queue, visible_cases
 from opennrm.cases.views.common import access_of
 from opennrm.core import audit
 from opennrm.core.blind_index import blind_index, blind_index_parts
@@ -36,7 +36,7 @@ PAGE_SIZE = 50
 
 def identity_condition(access: Access) -> Q | None:
     """The cases whose identity the user may read, as a filter: the same rule as `selectors.can_read_identity`."""
-    condition = _scope_filter(access, Perm.CASE_VIEW_IDENTITY)
+    condition = scope_filter(access, Perm.CASE_VIEW_IDENTITY)
     if access.has(Perm.CASE_REFER) and not access.has(Perm.CASE_VIEW):
         own = Q(created_by_id=access.user_id)
         condition = own if condition is None else condition | own

@@ -21,7 +21,7 @@ from opennrm.core.errors import DomainError
 from opennrm.core.models import Alert, AuditEntry
 from opennrm.referrals import services
 from opennrm.referrals.models import Referral, ReferralStatus, ServiceDelivery
-from opennrm.referrals.tests.factories import catalogue_service, consent_to, scenario
+from opennrm.referrals.tests.factories import ReferralFactory, catalogue_service, consent_to, scenario
 
 pytestmark = pytest.mark.django_db
 
@@ -351,13 +351,18 @@ def test_statuses_change_only_along_the_workflow(prepare, act):
     assert Referral.objects.get().status == prepare
 
 
-def test_the_sending_side_withdraws_and_the_provider_loses_the_case():
+def test_the_sending_side_withdraws_and_the_provider_loses_the_person():
+    from opennrm.referrals.selectors import provider_view
+
     s = scenario()
     referral = s.accepted()
-    assert visible_cases(access_for(s.provider)).filter(pk=s.case.pk).exists()
+    assert provider_view(actor=s.provider, referral=referral)
+    # The provider never sees the case itself, only what the service needs through the referral.
+    assert not visible_cases(access_for(s.provider)).filter(pk=s.case.pk).exists()
     services.withdraw_referral(actor=s.case_worker, referral=referral)
     assert Referral.objects.get().status == ReferralStatus.WITHDRAWN
-    assert not visible_cases(access_for(s.provider)).filter(pk=s.case.pk).exists()
+    with pytest.raises(PermissionDenied):
+        provider_view(actor=s.provider, referral=referral)
     assert CaseEvent.objects.filter(kind="referral_withdrawn").exists()
 
 
@@ -454,3 +459,14 @@ def test_only_the_receiving_agency_records_services():
         with pytest.raises(PermissionDenied):
             services.record_delivery(actor=actor, referral=referral, start_date=timezone.localdate())
     assert not ServiceDelivery.objects.exists()
+
+
+def test_withdrawing_the_consent_ends_the_referrals_that_rested_on_it():
+    referral = ReferralFactory()
+    other_case_referral = ReferralFactory()
+    withdraw_consent(actor=referral.created_by, consent=referral.consent)
+    referral.refresh_from_db()
+    other_case_referral.refresh_from_db()
+    assert referral.status == ReferralStatus.WITHDRAWN
+    assert other_case_referral.status == ReferralStatus.PENDING
+    assert AuditEntry.objects.filter(action="referral.withdrawn", target_id=referral.public_id).exists()

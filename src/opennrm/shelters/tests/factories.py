@@ -58,7 +58,9 @@ class World:
     def case(self, **changes: Any) -> Case:
         return make_case(agency=self.fund, actor=self.case_worker, **changes)
 
-    def referral(self, case: Case | None = None, *, agency: Agency | None = None, accept: bool = True) -> Referral:
+    def referral(
+        self, case: Case | None = None, *, agency: Agency | None = None, accept: bool = True
+    ) -> Referral:
         """A shelter referral of `case` (a new one by default) to `agency` (the shelter's by default)."""
         case = case or self.case()
         agency = agency or self.agency

@@ -67,7 +67,10 @@ def test_the_staff_see_the_minimum_of_a_resident_and_the_read_is_audited():
     read = AuditEntry.objects.get(action="person.read", actor=w.staff.public_id)
     assert read.fields == ["given_name", "sex", "languages"]
     case_read = AuditEntry.objects.get(action="case.read", actor=w.staff.public_id)
-    assert case_read.fields == ["age_group", "is_child"] and case_read.details["placement"] == placement.public_id
+    assert (
+        case_read.fields == ["age_group", "is_child"]
+        and case_read.details["placement"] == placement.public_id
+    )
 
 
 def test_a_coordinator_sees_the_placement_but_nothing_of_the_person():

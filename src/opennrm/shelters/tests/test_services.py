@@ -209,7 +209,12 @@ def test_a_coordinator_accepts_over_capacity_with_a_reason_and_it_is_audited():
     assert placement.was_over_capacity and placement.over_capacity_accepted_by == w.coordinator
     entry = AuditEntry.objects.get(action="placement.over_capacity_accepted")
     assert entry.actor == w.coordinator.public_id and entry.target_id == placement.public_id
-    assert entry.details == {"shelter": w.shelter.public_id, "category": "children", "occupied": 0, "capacity": 0}
+    assert entry.details == {
+        "shelter": w.shelter.public_id,
+        "category": "children",
+        "occupied": 0,
+        "capacity": 0,
+    }
     assert "nowhere" not in str(entry.details)
     # The reason is stored encrypted.
     with connection.cursor() as cursor:
@@ -393,10 +398,16 @@ def test_moldova_30_days_extendable_to_six_months_and_not_beyond():
         )
     assert codes(refused) == "not_later"
     with pytest.raises(DomainError) as refused:
-        services.decide_extension(actor=w.coordinator, placement=placement, extend=True, until=six_months, reason=" ")
+        services.decide_extension(
+            actor=w.coordinator, placement=placement, extend=True, until=six_months, reason=" "
+        )
     assert codes(refused) == "reason_required"
     decision = services.decide_extension(
-        actor=w.coordinator, placement=placement, extend=True, until=six_months, reason="Criminal trial pending."
+        actor=w.coordinator,
+        placement=placement,
+        extend=True,
+        until=six_months,
+        reason="Criminal trial pending.",
     )
     placement.refresh_from_db()
     assert decision.granted and decision.previous_until == admitted + dt.timedelta(days=30)
@@ -468,7 +479,9 @@ def test_a_coordinator_records_a_shelter_and_the_address_is_never_in_the_audit_l
     w = world()
     shelter = services.create_shelter(actor=w.coordinator, agency=w.agency, data=_data())
     assert shelter.capacities == {"women": 4, "men": 0, "children": 0, "families": 0}
-    services.update_shelter(actor=w.coordinator, shelter=shelter, data=_data(address="2 New Road", capacity_men=3))
+    services.update_shelter(
+        actor=w.coordinator, shelter=shelter, data=_data(address="2 New Road", capacity_men=3)
+    )
     entry = AuditEntry.objects.get(action="shelter.updated")
     assert set(entry.details["changed"]) == {"address", "capacity_men"}
     assert "Road" not in str(list(AuditEntry.objects.values_list("details", flat=True)))

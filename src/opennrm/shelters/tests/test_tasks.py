@@ -52,12 +52,17 @@ def test_the_alert_fires_once_when_time_comes_close_to_the_limit_and_again_after
     assert alert.params == {"reference": placement.case.reference, "date": limit.isoformat()}
     assert alert.url == f"/shelters/placements/{placement.public_id}/"
     assert placement.case.reference in alert.text and "Hidden Lane" not in alert.text
-    assert AuditEntry.objects.filter(action="placement.stay_alert_sent", target_id=placement.public_id).count() == 1
+    assert (
+        AuditEntry.objects.filter(action="placement.stay_alert_sent", target_id=placement.public_id).count()
+        == 1
+    )
 
     # Extended: a new alert comes before the new limit, once.
     placement.refresh_from_db()
     until = limit + dt.timedelta(days=30)
-    services.decide_extension(actor=w.coordinator, placement=placement, extend=True, until=until, reason="Trial.")
+    services.decide_extension(
+        actor=w.coordinator, placement=placement, extend=True, until=until, reason="Trial."
+    )
     with at(dt.datetime.combine(limit, noon)):
         assert notify_stays_ending.call() == 0
     with at(dt.datetime.combine(until - dt.timedelta(days=2), noon)):
@@ -77,7 +82,9 @@ def test_a_stay_whose_admission_is_moved_back_is_alerted_and_a_discharged_one_is
     left.stay_limit = timezone.localdate()
     left.save(update_fields=["stay_limit"])
     assert notify_stays_ending.call() == 1
-    assert set(Alert.objects.filter(kind="stay_ending").values_list("url", flat=True)) == {f"/shelters/placements/{placement.public_id}/"}
+    assert set(Alert.objects.filter(kind="stay_ending").values_list("url", flat=True)) == {
+        f"/shelters/placements/{placement.public_id}/"
+    }
 
 
 @override_settings(OPENNRM_COUNTRY="UA")

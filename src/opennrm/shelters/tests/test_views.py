@@ -47,7 +47,11 @@ def expected_pages(role: Role, own: bool) -> set[str]:
 def urls(w, placement: Placement) -> dict[str, tuple[str, str, dict]]:
     s, p = w.shelter.public_id, placement.public_id
     extend = {"decision": "refuse", "reason": "Not needed.", "version": placement.version}
-    discharge = {"reason": "completed", "discharged_on": timezone.localdate().isoformat(), "version": placement.version}
+    discharge = {
+        "reason": "completed",
+        "discharged_on": timezone.localdate().isoformat(),
+        "version": placement.version,
+    }
     return {
         "list": ("get", reverse("shelters:list"), {}),
         "national": ("get", reverse("shelters:national"), {}),
@@ -87,7 +91,7 @@ def test_a_national_coordinator_and_an_analyst():
     w = world()
     placement = w.admit()
     coordinator = logged_in_client(w.coordinator)
-    for name, (method, url, data) in urls(w, placement).items():
+    for name, (method, url, _data) in urls(w, placement).items():
         if method == "get":
             assert coordinator.get(url).status_code == 200, name
     assert coordinator.get(reverse("shelters:create")).status_code == 200
@@ -128,7 +132,9 @@ def test_the_staff_see_their_residents_minimum_data_and_nothing_else_of_the_case
 def test_the_coordinator_sees_the_residents_without_their_names():
     w = world()
     placement = w.admit()
-    text = logged_in_client(w.coordinator).get(reverse("shelters:residents", args=[w.shelter.public_id])).content
+    text = (
+        logged_in_client(w.coordinator).get(reverse("shelters:residents", args=[w.shelter.public_id])).content
+    )
     assert placement.case.reference.encode() in text and b"Nino" not in text
 
 
@@ -215,11 +221,17 @@ def test_a_coordinator_admits_over_capacity_through_the_form():
     client = logged_in_client(w.coordinator)
     url = reverse("shelters:admit", args=[w.shelter.public_id])
     assert "accept_over_capacity" in client.get(url).content.decode()
-    data = {"referral": referral.public_id, "category": "men", "admitted_on": timezone.localdate().isoformat()}
+    data = {
+        "referral": referral.public_id,
+        "category": "men",
+        "admitted_on": timezone.localdate().isoformat(),
+    }
     assert "has no free place" in client.post(url, data).content.decode()
     no_reason = client.post(url, {**data, "accept_over_capacity": "on"})
     assert "Say why the admission is accepted over capacity" in no_reason.content.decode()
-    done = client.post(url, {**data, "accept_over_capacity": "on", "over_capacity_reason": "Night, nowhere else."})
+    done = client.post(
+        url, {**data, "accept_over_capacity": "on", "over_capacity_reason": "Night, nowhere else."}
+    )
     assert done.status_code == 302
     assert AuditEntry.objects.filter(action="placement.over_capacity_accepted").count() == 1
 
@@ -235,8 +247,14 @@ def test_a_coordinator_admits_over_capacity_through_the_form():
 def test_bad_admission_input_is_shown_on_the_form(data, field):
     w = world()
     referral = w.referral()
-    good = {"referral": referral.public_id, "category": "women", "admitted_on": timezone.localdate().isoformat()}
-    response = logged_in_client(w.staff).post(reverse("shelters:admit", args=[w.shelter.public_id]), {**good, **data})
+    good = {
+        "referral": referral.public_id,
+        "category": "women",
+        "admitted_on": timezone.localdate().isoformat(),
+    }
+    response = logged_in_client(w.staff).post(
+        reverse("shelters:admit", args=[w.shelter.public_id]), {**good, **data}
+    )
     assert response.status_code == 200 and field in response.context["form"].errors
     assert not Placement.objects.exists()
 
@@ -290,7 +308,8 @@ def test_the_coordinator_extends_a_stay_on_the_placement_page_and_not_beyond_the
     missing = client.post(url, {"decision": "extend", "until": "", "reason": "Trial.", "version": 1})
     assert missing.status_code == 400 and "Give the date the stay is extended to." in missing.content.decode()
     done = client.post(
-        url, {"decision": "extend", "until": placement.stay_maximum.isoformat(), "reason": "Trial.", "version": 1}
+        url,
+        {"decision": "extend", "until": placement.stay_maximum.isoformat(), "reason": "Trial.", "version": 1},
     )
     assert done.status_code == 302
     placement.refresh_from_db()
@@ -315,7 +334,9 @@ def test_staff_move_a_person_to_another_shelter_of_their_agency():
         },
     )
     new = Placement.objects.get(shelter=second)
-    assert response.status_code == 302 and response["Location"] == reverse("shelters:placement", args=[new.public_id])
+    assert response.status_code == 302 and response["Location"] == reverse(
+        "shelters:placement", args=[new.public_id]
+    )
     # Another agency's shelter cannot be chosen, even by its id.
     other = w.admit(category="children")
     response = client.post(
@@ -349,7 +370,10 @@ def test_a_coordinator_records_and_changes_a_shelter_and_negative_places_are_ref
     assert not Shelter.objects.filter(name="Gori shelter").exists()
     done = client.post(reverse("shelters:create"), {**data, "capacity_women": "5"})
     shelter = Shelter.objects.get(name="Gori shelter")
-    assert done["Location"] == reverse("shelters:detail", args=[shelter.public_id]) and shelter.capacity_women == 5
+    assert (
+        done["Location"] == reverse("shelters:detail", args=[shelter.public_id])
+        and shelter.capacity_women == 5
+    )
     edit = reverse("shelters:edit", args=[shelter.public_id])
     assert b"3 Quiet Street" in client.get(edit).content
     assert AuditEntry.objects.filter(action="shelter.address_read", details__via="edit").count() == 1
