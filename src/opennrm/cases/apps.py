@@ -17,3 +17,8 @@ class CasesConfig(AppConfig):
         from opennrm.core import panels
 
         panels.register("home", home_panel)
+
+        from opennrm.cases.demo import build_demo_cases
+        from opennrm.core import demo
+
+        demo.register("cases", build_demo_cases, order=10)

@@ -19,6 +19,10 @@ def _nav(request: HttpRequest) -> dict[str, bool]:
         "refer": access.has(Perm.CASE_REFER),
         "queue": access.has(Perm.DECISION_MAKE),
         "inbox": access.has(Perm.REFERRAL_RESPOND),
+        "inspections": any(
+            m.agency.kind == "labour_inspection" for m in access.memberships_with(Perm.INSPECTION_RECORD)
+        )
+        or (access.is_national(Perm.CASE_VIEW) and access.has(Perm.STATS_VIEW)),
     }
 
 

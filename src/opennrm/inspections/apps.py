@@ -12,3 +12,8 @@ class InspectionsConfig(AppConfig):
         from opennrm.inspections.panels import case_panel
 
         register("case_detail", case_panel)
+
+        from opennrm.core import demo
+        from opennrm.inspections.demo import build_demo_inspections
+
+        demo.register("inspections", build_demo_inspections, order=20)

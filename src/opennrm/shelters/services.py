@@ -227,7 +227,12 @@ def _check_room(
 
 def _lock_shelter(shelter: Shelter) -> Shelter:
     """Re-read and lock the shelter: two admissions into its last place cannot both succeed."""
-    return Shelter.objects.select_for_update().select_related("agency").defer("address").get(pk=shelter.pk)
+    return (
+        Shelter.objects.select_for_update(of=("self",))
+        .select_related("agency")
+        .defer("address")
+        .get(pk=shelter.pk)
+    )
 
 
 def _lock(placement: Placement, expected_version: int | None) -> Placement:

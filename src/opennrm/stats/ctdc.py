@@ -139,7 +139,14 @@ CONCATENATED = {
     "typeOfSexConcatenated": (SEX_COLUMNS, [label for _n, label in SEX]),
     "RecruiterRelationship": (RELATION_COLUMNS, [label for _n, label in RELATIONS]),
 }
-BOOLEAN_COLUMNS = (*MEANS_COLUMNS, *FORM_COLUMNS, *LABOUR_COLUMNS, *SEX_COLUMNS, "isAbduction", *RELATION_COLUMNS)
+BOOLEAN_COLUMNS = (
+    *MEANS_COLUMNS,
+    *FORM_COLUMNS,
+    *LABOUR_COLUMNS,
+    *SEX_COLUMNS,
+    "isAbduction",
+    *RELATION_COLUMNS,
+)
 COLUMNS = (
     "yearOfRegistration",
     "Datasource",
@@ -272,7 +279,9 @@ def _set_group(row: dict[str, str], prefix: str, names: tuple[str, ...], chosen:
 
 def _concatenate(row: dict[str, str]) -> None:
     for column, (columns, labels) in CONCATENATED.items():
-        row[column] = ";".join(label for name, label in zip(columns, labels, strict=True) if row.get(name) == "1")
+        row[column] = ";".join(
+            label for name, label in zip(columns, labels, strict=True) if row.get(name) == "1"
+        )
 
 
 def build_row(
@@ -321,7 +330,9 @@ def build_row(
     if roles:
         row["isAbduction"] = _flag(KIDNAPPER in roles)
     if relationship in RELATION_FROM_HTCDS:
-        _set_group(row, "recruiterRelation", tuple(n for n, _l in RELATIONS), {RELATION_FROM_HTCDS[relationship]})
+        _set_group(
+            row, "recruiterRelation", tuple(n for n, _l in RELATIONS), {RELATION_FROM_HTCDS[relationship]}
+        )
     else:
         row["recruiterRelationUnknown"] = "1"
     row["CountryOfExploitation"] = exploitation_country
@@ -362,7 +373,9 @@ def _case_batch(batch: list[dict[str, Any]]) -> Iterator[dict[str, str]]:
     for case_id, form in CaseExploitation.objects.filter(case_id__in=ids).values_list("case_id", "form"):
         forms.setdefault(case_id, set()).add(form)
     countries: dict[int, str] = {}
-    events = TraffickingEvent.objects.filter(case_id__in=ids, type=EventType.EXPLOITATION).order_by("date", "id")
+    events = TraffickingEvent.objects.filter(case_id__in=ids, type=EventType.EXPLOITATION).order_by(
+        "date", "id"
+    )
     for case_id, country in events.values_list("case_id", "country"):
         countries.setdefault(case_id, country)
     for v in batch:
@@ -385,7 +398,14 @@ def _case_batch(batch: list[dict[str, Any]]) -> Iterator[dict[str, str]]:
 
 
 def _notification_rows(notifications: QuerySet[Notification]) -> Iterator[dict[str, str]]:
-    fields = ("first_contact_date", "sex", "age_group", "citizenship", "exploitation_forms", "exploitation_country")
+    fields = (
+        "first_contact_date",
+        "sex",
+        "age_group",
+        "citizenship",
+        "exploitation_forms",
+        "exploitation_country",
+    )
     for v in notifications.order_by("first_contact_date", "pk").values(*fields).iterator(chunk_size=500):
         yield build_row(
             year=v["first_contact_date"].year,
@@ -400,7 +420,9 @@ def _notification_rows(notifications: QuerySet[Notification]) -> Iterator[dict[s
 
 
 def _imported_rows(records: QuerySet[ImportedStatisticRecord]) -> Iterator[dict[str, str]]:
-    for stored in records.order_by("year_of_registration", "pk").values_list("ctdc", flat=True).iterator(chunk_size=500):
+    for stored in (
+        records.order_by("year_of_registration", "pk").values_list("ctdc", flat=True).iterator(chunk_size=500)
+    ):
         row = {column: str(stored.get(column, "")) for column in COLUMNS}
         _concatenate(row)
         yield row
@@ -439,7 +461,11 @@ def scoped_sources(
     if any(m.scope == Scope.NATIONAL for m in memberships):
         return Case.objects.all(), Notification.objects.all(), ImportedStatisticRecord.objects.all()
     agencies = {m.agency_id for m in memberships if m.scope == Scope.AGENCY}
-    cases = Q(owning_agency_id__in=agencies) | Q(referring_agency_id__in=agencies) | Q(created_by_id=access.user_id)
+    cases = (
+        Q(owning_agency_id__in=agencies)
+        | Q(referring_agency_id__in=agencies)
+        | Q(created_by_id=access.user_id)
+    )
     notifications = Q(referring_agency_id__in=agencies) | Q(created_by_id=access.user_id)
     imported = Q(agency_id__in=agencies) | Q(job__created_by_id=access.user_id)
     return (
@@ -528,8 +554,9 @@ def read_row(
     if row["majorityStatus"]:
         is_child = row["majorityStatus"] == "Minor"
         if age_group != AgeGroup.UNKNOWN and is_child != (age_group in CHILD_GROUPS):
-            problems.append(Problem("majorityStatus", "inconsistent_age", row["majorityStatus"],
-                                    {"age": row["ageBroad"]}))
+            problems.append(
+                Problem("majorityStatus", "inconsistent_age", row["majorityStatus"], {"age": row["ageBroad"]})
+            )
     elif age_group != AgeGroup.UNKNOWN:
         is_child = age_group in CHILD_GROUPS
 

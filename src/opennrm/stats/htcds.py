@@ -74,13 +74,14 @@ according to cas_Status and vic_TraffickingStatus, without its history; a closed
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import difflib
 import functools
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import pycountry
 from django.db.models import Prefetch, QuerySet
@@ -242,7 +243,9 @@ def _iso639_2(code: str) -> str:
 def _multi(picklist: str, values: Iterable[str]) -> list[str]:
     """HTCDS value names in the picklist's own order (stable across exports)."""
     wanted = set(values)
-    return [choices.to_htcds(picklist, v) for v, _label in choices.htcds_snake_choices(picklist) if v in wanted]
+    return [
+        choices.to_htcds(picklist, v) for v, _label in choices.htcds_snake_choices(picklist) if v in wanted
+    ]
 
 
 def _date(value: dt.date | None) -> str | None:
@@ -274,7 +277,10 @@ def route_for(org: str) -> str:
 
 def has_consent(consents: Iterable[Consent]) -> bool:
     return any(
-        c.purpose == ConsentPurpose.DATA_PROCESSING and c.given and c.withdrawn_at is None and c.basis in CONSENTING_BASES
+        c.purpose == ConsentPurpose.DATA_PROCESSING
+        and c.given
+        and c.withdrawn_at is None
+        and c.basis in CONSENTING_BASES
         for c in consents
     )
 
@@ -296,15 +302,21 @@ def export_queryset(cases: QuerySet[Case]) -> QuerySet[Case]:
 def case_record(case: Case) -> dict[str, Any]:
     """The HTCDS record of a case, JSON-shaped. Decrypts the person's identity: callers audit the read."""
     person = case.person
-    phones = [str(c.get("value", "")) for c in person.contacts if c.get("kind") == "phone" and c.get("value")]
-    emails = [str(c.get("value", "")) for c in person.contacts if c.get("kind") == "email" and c.get("value")]
-    numbers = [str(d.get("number", "")).strip() for d in person.documents if str(d.get("number", "")).strip()]
+    contacts = cast(list[dict[str, Any]], person.contacts)
+    documents = cast(list[dict[str, Any]], person.documents)
+    phones = [str(c.get("value", "")) for c in contacts if c.get("kind") == "phone" and c.get("value")]
+    emails = [str(c.get("value", "")) for c in contacts if c.get("kind") == "email" and c.get("value")]
+    numbers = [str(d.get("number", "")).strip() for d in documents if str(d.get("number", "")).strip()]
     languages = [_iso639_2(code) for code in person.languages]
     closed = case.status == CaseStatus.CLOSED
     if not closed:
         status = "Active"
     else:
-        status = choices.CLOSURE_HTCDS_STATUS.get(ClosureReason(case.closure_reason), "Closed") if case.closure_reason else "Closed"
+        status = (
+            choices.CLOSURE_HTCDS_STATUS.get(ClosureReason(case.closure_reason), "Closed")
+            if case.closure_reason
+            else "Closed"
+        )
     return {
         RECORD_ID: case.reference,
         "prs_FirstName": person.given_name,
@@ -322,13 +334,17 @@ def case_record(case: Case) -> dict[str, Any]:
         "prs_MailingStreet": person.address or None,
         "vic_TraffickingStatus": choices.to_htcds("vic_TraffickingStatus", case.trafficking_status),
         "vic_TraffickingStatusDecisionMakingOrg": decision_org(case),
-        "vic_RelationshipToTrafficker": choices.to_htcds("vic_RelationshipToTrafficker", case.relationship_to_trafficker)
+        "vic_RelationshipToTrafficker": choices.to_htcds(
+            "vic_RelationshipToTrafficker", case.relationship_to_trafficker
+        )
         if case.relationship_to_trafficker
         else None,
         "vic_AgeWhenTrafficked": case.age_at_exploitation,
         "vic_MethodOfRecruitment": _multi("vic_MethodOfRecruitment", case.methods_of_recruitment),
         "vic_MethodsOfControl": _multi("vic_MethodsOfControl", case.methods_of_control),
-        "vic_TypeOfExploitation": _multi("vic_TypeOfExploitation", [f.form for f in case.exploitation_forms.all()]),
+        "vic_TypeOfExploitation": _multi(
+            "vic_TypeOfExploitation", [f.form for f in case.exploitation_forms.all()]
+        ),
         "vic_ForcedLabourIndustry": choices.to_htcds("vic_ForcedLabourIndustry", case.forced_labour_industry)
         if case.forced_labour_industry
         else None,
@@ -421,7 +437,7 @@ class Problem:
     field: str
     code: str
     value: str = ""
-    params: dict[str, Any] = field(default_factory=dict)
+    params: dict[str, Any] = dataclasses.field(default_factory=dict)
     warning: bool = False
 
 
@@ -589,7 +605,9 @@ class RecordReader:
         value = values.get(name)
         if _blank(value):
             return []
-        items = value if isinstance(value, list) else str(value).split(";") if isinstance(value, str) else None
+        items = (
+            value if isinstance(value, list) else str(value).split(";") if isinstance(value, str) else None
+        )
         if items is None or not all(isinstance(i, str) for i in items):
             self.problem(name, "bad_type")
             return []
@@ -604,7 +622,9 @@ class RecordReader:
         close = difflib.get_close_matches(value, known, n=1, cutoff=0.75)
         # A near miss of a code is a typo, safe to show; anything else may be data from a shifted column.
         self.problem(
-            name, "unknown_value", value if close and _looks_like(value, r"[A-Za-z0-9_ -]+") else "",
+            name,
+            "unknown_value",
+            value if close and _looks_like(value, r"[A-Za-z0-9_ -]+") else "",
             suggestion=close[0] if close else "",
         )
         return ""
@@ -623,7 +643,9 @@ class RecordReader:
         value = values.get(name)
         if _blank(value):
             return []
-        items = value if isinstance(value, list) else str(value).split(";") if isinstance(value, str) else None
+        items = (
+            value if isinstance(value, list) else str(value).split(";") if isinstance(value, str) else None
+        )
         if items is None or not all(isinstance(i, str) for i in items):
             self.problem(name, "bad_type")
             return []
@@ -702,7 +724,9 @@ def read_record(values: Mapping[str, Any], *, today: dt.date | None = None) -> t
     flat, groups = split_groups(values)
     data = CaseData()
     record_id = flat.get(RECORD_ID)
-    data.record_id = str(record_id).strip()[:120] if isinstance(record_id, str | int) and not _blank(record_id) else ""
+    data.record_id = (
+        str(record_id).strip()[:120] if isinstance(record_id, str | int) and not _blank(record_id) else ""
+    )
 
     for name in REQUIRED_FIELDS:
         if _blank(flat.get(name)):
@@ -714,16 +738,25 @@ def read_record(values: Mapping[str, Any], *, today: dt.date | None = None) -> t
         reader.problem("prs_Birthdate", "too_old", maximum=MAX_AGE)
         data.date_of_birth = None
     data.sex = reader.picklist(flat, "prs_Gender") or "non_specified_unknown"
-    data.languages = [c for c in (reader.language(flat, n) for n in ("prs_PrimaryLanguage", "prs_SecondaryLanguage")) if c]
+    data.languages = [
+        c for c in (reader.language(flat, n) for n in ("prs_PrimaryLanguage", "prs_SecondaryLanguage")) if c
+    ]
     citizenships = reader.countries(flat, "prs_Citizenship")
-    data.citizenship, data.other_citizenships = (citizenships[0], citizenships[1:]) if citizenships else ("", [])
+    data.citizenship, data.other_citizenships = (
+        (citizenships[0], citizenships[1:]) if citizenships else ("", [])
+    )
     numbers = reader.text(flat, "prs_IdentityNumber")
     data.documents = [{"type": "other", "number": n.strip()} for n in numbers.split(";") if n.strip()]
     mobile, home, email = (reader.text(flat, n) for n in ("prs_MobilePhone", "prs_HomePhone", "prs_Email"))
     data.contacts = [
-        {"kind": kind, "value": value} for kind, value in (("phone", mobile), ("phone", home), ("email", email)) if value
+        {"kind": kind, "value": value}
+        for kind, value in (("phone", mobile), ("phone", home), ("email", email))
+        if value
     ]
-    address = [reader.text(flat, n) for n in ("prs_MailingStreet", "prs_MailingCity", "prs_MailingState", "prs_MailingPostalCode")]
+    address = [
+        reader.text(flat, n)
+        for n in ("prs_MailingStreet", "prs_MailingCity", "prs_MailingState", "prs_MailingPostalCode")
+    ]
     mailing_country = reader.country(flat, "prs_MailingCountry")
     data.address = ", ".join(part for part in [*address, mailing_country] if part)
     data.deceased = bool(reader.boolean(flat, "prs_Deceased"))
@@ -850,4 +883,3 @@ def exported_field_names(record_list: list[dict[str, Any]]) -> list[str]:
             for item in record[key]:
                 names.update(k for k, v in item.items() if not _blank(v))
     return [name for name in EXPORTED_FIELDS if name in names]
-

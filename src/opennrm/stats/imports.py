@@ -25,7 +25,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import PurePath
-from typing import Any
+from typing import Any, cast
 
 from django.conf import settings
 from django.core.files.base import ContentFile
@@ -93,11 +93,19 @@ _ISSUE_MESSAGES = {
         "was saved without its route."
     ),
     "reason_not_kept": _("The closure reason is free text that OpenNRM does not keep: recorded as 'Other'."),
-    "deceased_open_case": _("The person is marked deceased but the case is open: OpenNRM records a death when "
-                            "a case is closed, so this was not kept."),
-    "referring_unknown": _("No agency has this name: the importing agency is recorded as the referring agency."),
-    "reference_not_kept": _("The record id could not be kept as the case reference: a new reference was given."),
-    "not_utf8": _("The row contains bytes that are not UTF-8 text. Save the file as UTF-8 and upload it again."),
+    "deceased_open_case": _(
+        "The person is marked deceased but the case is open: OpenNRM records a death when "
+        "a case is closed, so this was not kept."
+    ),
+    "referring_unknown": _(
+        "No agency has this name: the importing agency is recorded as the referring agency."
+    ),
+    "reference_not_kept": _(
+        "The record id could not be kept as the case reference: a new reference was given."
+    ),
+    "not_utf8": _(
+        "The row contains bytes that are not UTF-8 text. Save the file as UTF-8 and upload it again."
+    ),
     "column_count": _("The row has %(found)s values but the header has %(expected)s columns."),
     "bad_json": _("Not valid JSON (line %(line)s, column %(column)s)."),
     "not_object": _("Each record must be a JSON object."),
@@ -106,8 +114,10 @@ _ISSUE_MESSAGES = {
     "unmapped_column": _("HTCDS field with no counterpart in OpenNRM: its values were not imported."),
     "duplicate_column": _("This column appears more than once: only its first occurrence was read."),
     "missing_column": _("This required column is missing from the file."),
-    "no_known_columns": _("No column of the file has a name of this layout: is the header row missing, or was "
-                          "the wrong kind of import chosen?"),
+    "no_known_columns": _(
+        "No column of the file has a name of this layout: is the header row missing, or was "
+        "the wrong kind of import chosen?"
+    ),
     "empty_file": _("The file holds no rows."),
     "already_imported": _("Already imported (import %(job)s, row %(row)s): not saved again."),
     "save_failed": _("The row could not be saved (%(reason)s)."),
@@ -262,7 +272,9 @@ def read_json(data: bytes) -> Source:
         except json.JSONDecodeError as exc:
             whole = exc  # not one JSON document: read it as JSON Lines below (a list must parse as a whole)
             if stripped.startswith("["):
-                source.problems.append(Problem("", "bad_json", params={"line": exc.lineno, "column": exc.colno}))
+                source.problems.append(
+                    Problem("", "bad_json", params={"line": exc.lineno, "column": exc.colno})
+                )
                 return source
         if isinstance(whole, list):
             source.rows = [_json_row(n, item, source) for n, item in enumerate(whole, start=1)]
@@ -307,6 +319,7 @@ def check_columns(kind: str, source: Source) -> tuple[list[Problem], bool]:
     """Problems of the header (or of the JSON keys): unknown and unmapped columns are warnings; no known column,
     or a required one missing, are errors. The flag is True when no row can be read at all."""
     problems: list[Problem] = []
+    required: tuple[str, ...]
     if not source.rows and not source.problems:
         return [Problem("", "empty_file")], True
     columns = [c for c in source.columns if c]
@@ -326,7 +339,9 @@ def check_columns(kind: str, source: Source) -> tuple[list[Problem], bool]:
             if kind_of == "unknown":
                 shown = name if _safe_column(name) else ""
                 suggestion = htcds.suggest_column(name) if shown else ""
-                problems.append(Problem(shown, "unknown_column", warning=True, params={"suggestion": suggestion}))
+                problems.append(
+                    Problem(shown, "unknown_column", warning=True, params={"suggestion": suggestion})
+                )
             elif kind_of == "unmapped":
                 problems.append(Problem(name, "unmapped_column", warning=True))
     if columns and not present - {""}:
@@ -422,7 +437,10 @@ def can_rerun(job: ImportJob) -> bool:
         return False
     if job.status == ImportStatus.FAILED:
         return True
-    return job.status in (ImportStatus.RUNNING, ImportStatus.QUEUED) and job.updated_at < timezone.now() - STALLED_AFTER
+    return (
+        job.status in (ImportStatus.RUNNING, ImportStatus.QUEUED)
+        and job.updated_at < timezone.now() - STALLED_AFTER
+    )
 
 
 @transaction.atomic
@@ -430,7 +448,9 @@ def rerun_import(*, actor: User, job: ImportJob) -> ImportJob:
     """Run a stopped (or stalled) import again: rows it already saved are recognised and skipped."""
     job = ImportJob.objects.select_for_update().get(pk=job.pk)
     if not can_rerun(job):
-        raise DomainError(_("This import is running or finished: it cannot be run again."), code="invalid_state")
+        raise DomainError(
+            _("This import is running or finished: it cannot be run again."), code="invalid_state"
+        )
     job.status = ImportStatus.QUEUED
     job.failure = ""
     job.save(update_fields=["status", "failure", "updated_at"])
@@ -452,8 +472,15 @@ def _reference(job: ImportJob, record_id: str, year: int) -> tuple[str, bool]:
     The reference counter is moved past a kept reference, so the next referral does not collide with it."""
     code = active_profile().code
     match = _REFERENCE.match(record_id)
-    if job.keep_references and match and match[1] == code and not Case.objects.filter(reference=record_id).exists():
-        counter, _created = CaseCounter.objects.select_for_update().get_or_create(country=code, year=int(match[2]))
+    if (
+        job.keep_references
+        and match
+        and match[1] == code
+        and not Case.objects.filter(reference=record_id).exists()
+    ):
+        counter, _created = CaseCounter.objects.select_for_update().get_or_create(
+            country=code, year=int(match[2])
+        )
         CaseCounter.objects.filter(pk=counter.pk, last__lt=int(match[3])).update(last=int(match[3]))
         return record_id, True
     return _next_reference(code, year), not (job.keep_references and record_id)
@@ -471,8 +498,8 @@ def save_case(*, job: ImportJob, row: int, data: CaseData) -> tuple[Case, list[P
         given_name=data.given_name,
         family_name=data.family_name,
         date_of_birth=data.date_of_birth,
-        documents=data.documents,
-        contacts=data.contacts,
+        documents=cast(Any, data.documents),
+        contacts=cast(Any, data.contacts),
         address=data.address,
         sex=data.sex,
         birth_year=data.date_of_birth.year if data.date_of_birth else None,
@@ -514,14 +541,23 @@ def save_case(*, job: ImportJob, row: int, data: CaseData) -> tuple[Case, list[P
         relationship_to_trafficker=data.relationship_to_trafficker,
         perpetrator_roles=data.perpetrator_roles,
         reflection_period_ends=profile.reflection_period_end(first_contact),
-        identification_route=data.identification_route if data.trafficking_status == TraffickingStatus.ACTUAL else "",
+        identification_route=data.identification_route
+        if data.trafficking_status == TraffickingStatus.ACTUAL
+        else "",
         closed_at=timezone.now() if data.closed else None,
         closure_reason=data.closure_reason if data.closed else "",
     )
-    CaseExploitation.objects.bulk_create([CaseExploitation(case=case, form=f) for f in data.exploitation_forms])
+    CaseExploitation.objects.bulk_create(
+        [CaseExploitation(case=case, form=f) for f in data.exploitation_forms]
+    )
     for event in data.events:
         TraffickingEvent.objects.create(
-            case=case, type=event.type, country=event.country, place=event.place, date=event.date, details=event.details
+            case=case,
+            type=event.type,
+            country=event.country,
+            place=event.place,
+            date=event.date,
+            details=event.details,
         )
     for item in data.plan:
         SupportPlanItem.objects.create(

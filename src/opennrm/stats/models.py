@@ -49,12 +49,21 @@ class ImportJob(BaseModel):
 
     kind = models.CharField(_("kind"), max_length=8, choices=ImportKind.choices)
     file_format = models.CharField(_("format"), max_length=8, choices=ImportFormat.choices)
-    status = models.CharField(_("status"), max_length=8, choices=ImportStatus.choices, default=ImportStatus.QUEUED)
-    agency = models.ForeignKey(
-        Agency, on_delete=models.PROTECT, related_name="+", verbose_name=_("agency"),
-        help_text=_("HTCDS: the agency that owns the imported cases. CTDC: the agency the statistics are counted for."),
+    status = models.CharField(
+        _("status"), max_length=8, choices=ImportStatus.choices, default=ImportStatus.QUEUED
     )
-    created_by = models.ForeignKey(USER, on_delete=models.PROTECT, related_name="+", verbose_name=_("uploaded by"))
+    agency = models.ForeignKey(
+        Agency,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("agency"),
+        help_text=_(
+            "HTCDS: the agency that owns the imported cases. CTDC: the agency the statistics are counted for."
+        ),
+    )
+    created_by = models.ForeignKey(
+        USER, on_delete=models.PROTECT, related_name="+", verbose_name=_("uploaded by")
+    )
     file = EncryptedFileField(_("file"), blank=True)
     file_name = EncryptedCharField(_("file name"), max_length=255, blank=True)
     # Keyed HMAC of the file's bytes (the blind-index key): recognises the same file again, confirms nothing.
@@ -62,8 +71,10 @@ class ImportJob(BaseModel):
     keep_references = models.BooleanField(
         _("keep case references"),
         default=False,
-        help_text=_("HTCDS: keep each record id as the case reference when it is a free reference of this country "
-                    "(moving cases from another OpenNRM instance)."),
+        help_text=_(
+            "HTCDS: keep each record id as the case reference when it is a free reference of this country "
+            "(moving cases from another OpenNRM instance)."
+        ),
     )
     total_rows = models.PositiveIntegerField(_("rows"), null=True, blank=True)
     done_rows = models.PositiveIntegerField(_("rows read"), default=0)
@@ -132,9 +143,14 @@ class ImportedStatisticRecord(BaseModel):
     agency = models.ForeignKey(Agency, on_delete=models.PROTECT, related_name="+", verbose_name=_("agency"))
     year_of_registration = models.PositiveSmallIntegerField(_("year of registration"))
     sex = models.CharField(
-        _("sex / gender"), max_length=32, choices=htcds_snake_choices("prs_Gender"), default="non_specified_unknown"
+        _("sex / gender"),
+        max_length=32,
+        choices=htcds_snake_choices("prs_Gender"),
+        default="non_specified_unknown",
     )
-    age_group = models.CharField(_("age group"), max_length=8, choices=AgeGroup.choices, default=AgeGroup.UNKNOWN)
+    age_group = models.CharField(
+        _("age group"), max_length=8, choices=AgeGroup.choices, default=AgeGroup.UNKNOWN
+    )
     is_child = models.BooleanField(_("child"), null=True, blank=True)
     citizenship = models.CharField(_("citizenship"), max_length=2, blank=True)
     exploitation_country = models.CharField(_("country of exploitation"), max_length=2, blank=True)
@@ -174,9 +190,28 @@ class ImportedRow(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["kind", "agency", "key"], name="stats_imported_row_unique_key"),
             models.CheckConstraint(
-                condition=Q(case__isnull=True) | Q(statistic__isnull=True), name="stats_imported_row_one_target"
+                condition=Q(case__isnull=True) | Q(statistic__isnull=True),
+                name="stats_imported_row_one_target",
             ),
         ]
 
     def __str__(self) -> str:
         return f"{self.kind}:{self.row}"
+
+
+# Public releases (owned by the release module) are defined in their own module; importing them here registers
+# them with the stats app whenever its models load, so that migrations and the admin always see them.
+from opennrm.stats.release_models import Release, ReleaseFile  # noqa: E402
+
+__all__ = [
+    "ImportFormat",
+    "ImportIssue",
+    "ImportJob",
+    "ImportKind",
+    "ImportStatus",
+    "ImportedRow",
+    "ImportedStatisticRecord",
+    "IssueSeverity",
+    "Release",
+    "ReleaseFile",
+]

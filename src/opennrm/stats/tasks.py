@@ -166,16 +166,22 @@ def _import_row(job: ImportJob, row: SourceRow, tally: Tally, issues: list[Impor
     if errors or record is None:
         issues += [_issue(job, row.number, p) for p in problems]
         return "failed"
-    earlier = ImportedRow.objects.filter(kind=job.kind, agency=job.agency, key=key).select_related("job").first()
+    earlier = (
+        ImportedRow.objects.filter(kind=job.kind, agency=job.agency, key=key).select_related("job").first()
+    )
     if earlier is not None:
         params = {"job": earlier.job.public_id, "row": earlier.row}
-        issues.append(_issue(job, row.number, Problem("", "already_imported", params=params), IssueSeverity.SKIPPED))
+        issues.append(
+            _issue(job, row.number, Problem("", "already_imported", params=params), IssueSeverity.SKIPPED)
+        )
         return "skipped"
     try:
         with transaction.atomic():
             if job.kind == ImportKind.HTCDS:
                 case, warnings = imports.save_case(job=job, row=row.number, data=record)
-                ImportedRow.objects.create(job=job, kind=job.kind, agency=job.agency, key=key, row=row.number, case=case)
+                ImportedRow.objects.create(
+                    job=job, kind=job.kind, agency=job.agency, key=key, row=row.number, case=case
+                )
             else:
                 statistic = imports.save_statistic(job=job, fields=record)
                 warnings = []
@@ -184,15 +190,25 @@ def _import_row(job: ImportJob, row: SourceRow, tally: Tally, issues: list[Impor
                 )
     except IntegrityError:
         # Another run saved the same row a moment ago (the ledger's unique key): nothing was saved twice.
-        issues.append(_issue(job, row.number, Problem("", "already_imported", params={"job": "", "row": ""}),
-                             IssueSeverity.SKIPPED))
+        issues.append(
+            _issue(
+                job,
+                row.number,
+                Problem("", "already_imported", params={"job": "", "row": ""}),
+                IssueSeverity.SKIPPED,
+            )
+        )
         return "skipped"
     except DomainError as exc:
-        issues.append(_issue(job, row.number, Problem("", "save_failed", params={"reason": exc.code or "invalid"})))
+        issues.append(
+            _issue(job, row.number, Problem("", "save_failed", params={"reason": exc.code or "invalid"}))
+        )
         return "failed"
     except Exception as exc:
         logger.exception("import %s: row %s could not be saved", job.public_id, row.number)
-        issues.append(_issue(job, row.number, Problem("", "save_failed", params={"reason": type(exc).__name__})))
+        issues.append(
+            _issue(job, row.number, Problem("", "save_failed", params={"reason": type(exc).__name__}))
+        )
         return "failed"
     issues += [_issue(job, row.number, p) for p in [*problems, *warnings]]
     return "saved"

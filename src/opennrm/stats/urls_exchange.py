@@ -8,7 +8,9 @@ from opennrm.stats import views_exchange as views
 urlpatterns = [
     path("export/", views.export_page, name="exchange_export"),
     path("export/htcds.csv", views.export_htcds, {"file_format": "csv"}, name="exchange_export_htcds_csv"),
-    path("export/htcds.jsonl", views.export_htcds, {"file_format": "jsonl"}, name="exchange_export_htcds_jsonl"),
+    path(
+        "export/htcds.jsonl", views.export_htcds, {"file_format": "jsonl"}, name="exchange_export_htcds_jsonl"
+    ),
     path("export/ctdc.csv", views.export_ctdc, name="exchange_export_ctdc_csv"),
     path("import/", views.import_page, name="exchange_import"),
     path("import/<str:public_id>/", views.import_job, name="exchange_import_job"),

@@ -63,10 +63,14 @@ def _attachment(content: str | bytes, content_type: str, filename: str) -> HttpR
 
 class ExportForm(forms.Form):
     first_contact_from = forms.DateField(
-        label=gettext_lazy("First contact from"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+        label=gettext_lazy("First contact from"),
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
     )
     first_contact_to = forms.DateField(
-        label=gettext_lazy("First contact until"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+        label=gettext_lazy("First contact until"),
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
     )
     agency = forms.ModelChoiceField(
         label=gettext_lazy("Agency"),
@@ -74,6 +78,7 @@ class ExportForm(forms.Form):
         required=False,
         empty_label=gettext_lazy("All I may export"),
     )
+
     def __init__(self, *args: Any, agencies: QuerySet[Agency], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         field = self.fields["agency"]
@@ -103,7 +108,9 @@ def _date_filter(cases: QuerySet[Any], data: dict[str, Any]) -> QuerySet[Any]:
 
 
 def _htcds_agencies(access: Access) -> QuerySet[Agency]:
-    return Agency.objects.filter(pk__in=htcds.exportable_cases(access).values("owning_agency_id")).order_by("name")
+    return Agency.objects.filter(pk__in=htcds.exportable_cases(access).values("owning_agency_id")).order_by(
+        "name"
+    )
 
 
 def _ctdc_agencies(access: Access) -> QuerySet[Agency]:
@@ -171,13 +178,17 @@ def export_htcds(request: HttpRequest, file_format: str) -> HttpResponse:
     stamp = timezone.localdate().isoformat()
     if file_format == "jsonl":
         text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in record_list)
-        return _attachment(text.encode("utf-8"), "application/x-ndjson; charset=utf-8", f"htcds-{stamp}.jsonl")
+        return _attachment(
+            text.encode("utf-8"), "application/x-ndjson; charset=utf-8", f"htcds-{stamp}.jsonl"
+        )
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     header = htcds.csv_header(record_list)
     writer.writerow(header)
     writer.writerows(htcds.csv_row(r, header) for r in record_list)
-    return _attachment(("\ufeff" + out.getvalue()).encode("utf-8"), "text/csv; charset=utf-8", f"htcds-{stamp}.csv")
+    return _attachment(
+        ("\ufeff" + out.getvalue()).encode("utf-8"), "text/csv; charset=utf-8", f"htcds-{stamp}.csv"
+    )
 
 
 @require_POST
@@ -232,8 +243,12 @@ class ImportForm(forms.Form):
     agency = forms.ModelChoiceField(label=gettext_lazy("Agency"), queryset=Agency.objects.none())
     file = forms.FileField(
         label=gettext_lazy("File"),
-        help_text=gettext_lazy("CSV (UTF-8, a header of field names) or JSON (one object per line, or a list)."),
-        widget=forms.ClearableFileInput(attrs={"accept": ".csv,.json,.jsonl,.ndjson,text/csv,application/json"}),
+        help_text=gettext_lazy(
+            "CSV (UTF-8, a header of field names) or JSON (one object per line, or a list)."
+        ),
+        widget=forms.ClearableFileInput(
+            attrs={"accept": ".csv,.json,.jsonl,.ndjson,text/csv,application/json"}
+        ),
     )
     keep_references = forms.BooleanField(
         label=gettext_lazy("Keep OpenNRM case references (moving cases from another OpenNRM instance)"),
@@ -339,7 +354,9 @@ def import_report(request: HttpRequest, public_id: str) -> HttpResponse:
             [issue.row, issue.field, issue.get_severity_display(), issue.message, htcds.csv_cell(issue.value)]
         )
     return _attachment(
-        ("\ufeff" + out.getvalue()).encode("utf-8"), "text/csv; charset=utf-8", f"import-{job.public_id}-report.csv"
+        ("\ufeff" + out.getvalue()).encode("utf-8"),
+        "text/csv; charset=utf-8",
+        f"import-{job.public_id}-report.csv",
     )
 
 

@@ -337,6 +337,11 @@ def test_staff_move_a_person_to_another_shelter_of_their_agency():
     assert response.status_code == 302 and response["Location"] == reverse(
         "shelters:placement", args=[new.public_id]
     )
+    old_page = client.get(reverse("shelters:placement", args=[placement.public_id])).content.decode()
+    assert "Transferred to another shelter" in old_page
+    assert reverse("shelters:placement", args=[new.public_id]) in old_page and ADDRESS not in old_page
+    new_page = client.get(reverse("shelters:placement", args=[new.public_id])).content.decode()
+    assert "Moved from" in new_page and w.shelter.name in new_page
     # Another agency's shelter cannot be chosen, even by its id.
     other = w.admit(category="children")
     response = client.post(

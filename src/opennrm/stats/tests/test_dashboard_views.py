@@ -50,7 +50,7 @@ def totals_of(html: str, key: str) -> list[str]:
 
 
 def test_only_coordinators_and_analysts_see_statistics():
-    assert ALLOWED == {Role.COORDINATOR, Role.ANALYST}
+    assert {Role.COORDINATOR, Role.ANALYST} == ALLOWED
 
 
 # --- role matrix --------------------------------------------------------------------------------------------
@@ -197,7 +197,7 @@ def test_csv_download_holds_the_table_and_is_audited(world):
     if feminine:
         row = next(line for line in lines if line[0] == "Feminine")
         assert row[1] == str(len(feminine))
-    entry = AuditEntry.objects.filter(action="stats.table_downloaded").order_by("-id").first()
+    entry = AuditEntry.objects.filter(action="stats.table_downloaded").order_by("-sequence").first()
     assert entry is not None and entry.actor == user.public_id
     assert entry.details == {"table": "sex", "format": "csv", "filters": {"year": str(LAST_YEAR)}}
 

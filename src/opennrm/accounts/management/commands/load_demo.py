@@ -18,6 +18,7 @@ from django.db import transaction
 from opennrm.accounts import services
 from opennrm.accounts.models import Agency, AgencyKind, Membership, User
 from opennrm.accounts.roles import Role, Scope
+from opennrm.core import demo
 from opennrm.instance import write_secret_file
 
 AGENCIES: list[dict[str, str]] = [
@@ -221,6 +222,11 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         build_demo()
+        # The mechanism's work, built through the services of each app (generated people, never real ones).
+        for name, builder in demo.builders():
+            created = builder()
+            if created and not options["quiet"]:
+                self.stdout.write(f"Demo {name}: {created} created")
         if not options["quiet"]:
             self.stdout.write(format_logins())
 
