@@ -40,7 +40,7 @@ class VerifiedSessionAuthentication(authentication.SessionAuthentication):
     """The browser session; `request.user` is only set once both factors were given (see the login views)."""
 
 
-class HashedTokenScheme(OpenApiAuthenticationExtension):  # type: ignore[misc]
+class HashedTokenScheme(OpenApiAuthenticationExtension):
     """Documents the token scheme in the OpenAPI schema."""
 
     target_class = "opennrm.accounts.api_auth.HashedTokenAuthentication"
@@ -55,7 +55,7 @@ class HashedTokenScheme(OpenApiAuthenticationExtension):  # type: ignore[misc]
         }
 
 
-class VerifiedSessionScheme(OpenApiAuthenticationExtension):  # type: ignore[misc]
+class VerifiedSessionScheme(OpenApiAuthenticationExtension):
     target_class = "opennrm.accounts.api_auth.VerifiedSessionAuthentication"
     name = "cookieAuth"
 

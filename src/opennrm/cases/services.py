@@ -18,6 +18,7 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
+from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
 from opennrm.accounts.models import Agency, User
@@ -52,7 +53,7 @@ def _event(case: Case, actor: User | None, kind: str, agency: Agency | None = No
     CaseEvent.objects.create(case=case, actor=actor, agency=agency, kind=kind, data=data)
 
 
-def _check_codes(picklist: str, values: Iterable[str], label: str) -> list[str]:
+def _check_codes(picklist: str, values: Iterable[str], label: str | Promise) -> list[str]:
     values = [v for v in values if v]
     unknown = [v for v in values if not choices.is_valid(picklist, v)]
     if unknown:
@@ -63,7 +64,7 @@ def _check_codes(picklist: str, values: Iterable[str], label: str) -> list[str]:
     return values
 
 
-def _check_country(code: str, label: str) -> str:
+def _check_country(code: str, label: str | Promise) -> str:
     code = (code or "").upper()
     if code and not is_valid_country(code):
         raise DomainError(_("Unknown country code for %(field)s: %(code)s") % {"field": label, "code": code},
@@ -83,6 +84,10 @@ def _check_region(code: str) -> str:
     if code and code not in {r for r, _n in active_profile().region_choices()}:
         raise DomainError(_("Unknown region: %(code)s") % {"code": code}, code="unknown_code")
     return code
+
+
+def _verbose(field_name: str) -> str:
+    return str(getattr(Case._meta.get_field(field_name), "verbose_name", field_name))
 
 
 def _age_on(born: dt.date | None, on: dt.date) -> int | None:
@@ -296,10 +301,10 @@ def update_case(
         raise DomainError(_("A closed case cannot be changed. Reopen it first."), code="closed")
     for name, picklist in MULTI_PICKLISTS.items():
         if name in changes:
-            changes[name] = sorted(set(_check_codes(picklist, changes[name], str(Case._meta.get_field(name).verbose_name))))
+            changes[name] = sorted(set(_check_codes(picklist, changes[name], _verbose(name))))
     for name, picklist in SINGLE_PICKLISTS.items():
         if changes.get(name):
-            _check_codes(picklist, [changes[name]], str(Case._meta.get_field(name).verbose_name))
+            _check_codes(picklist, [changes[name]], _verbose(name))
     if "region" in changes:
         _check_region(changes["region"])
     if exploitation_forms is not None:

@@ -114,6 +114,9 @@ class EncryptedDateField(EncryptedMixin, models.DateField):
 class EncryptedJSONField(EncryptedMixin, models.TextField):
     """Encrypted JSON (lists of other names, contacts, addresses ...)."""
 
+    _pyi_private_set_type: Any
+    _pyi_private_get_type: Any
+
     description = _("Encrypted JSON")
 
     def to_python(self, value: Any) -> Any:

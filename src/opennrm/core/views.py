@@ -17,7 +17,7 @@ from opennrm.core.panels import panels_for
 def home_view(request: HttpRequest) -> HttpResponse:
     from opennrm.core.models import Alert
 
-    alerts = Alert.objects.filter(recipient=request.user, read_at__isnull=True).order_by("-created_at")[:20]
+    alerts = Alert.objects.filter(recipient_id=request.user.pk, read_at__isnull=True).order_by("-created_at")[:20]
     context = {
         "access": request.access,  # type: ignore[attr-defined]
         "alerts": alerts,
@@ -30,7 +30,7 @@ def home_view(request: HttpRequest) -> HttpResponse:
 def alert_read_view(request: HttpRequest, public_id: str) -> HttpResponse:
     from opennrm.core.models import Alert
 
-    Alert.objects.filter(recipient=request.user, public_id=public_id).update(read_at=timezone.now())
+    Alert.objects.filter(recipient_id=request.user.pk, public_id=public_id).update(read_at=timezone.now())
     return redirect("core:home")
 
 

@@ -54,7 +54,7 @@ import re
 from collections.abc import Collection, Iterator, Mapping
 from typing import Any
 
-from django.db.models import Q, QuerySet
+from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
 from opennrm.accounts.access import Access

@@ -84,7 +84,7 @@ from dataclasses import dataclass, field
 from typing import Any, cast
 
 import pycountry
-from django.db.models import Prefetch, QuerySet
+from django.db.models import F, Prefetch, QuerySet
 from django.utils import timezone, translation
 
 from opennrm.accounts.access import Access
@@ -291,8 +291,10 @@ def export_queryset(cases: QuerySet[Case]) -> QuerySet[Case]:
         cases.select_related("person", "referring_agency")
         .prefetch_related(
             "exploitation_forms",
-            Prefetch("events", queryset=TraffickingEvent.objects.order_by("date", "id")),
-            Prefetch("plan_items", queryset=SupportPlanItem.objects.order_by("planned_end", "id")),
+            Prefetch("events", queryset=TraffickingEvent.objects.order_by(F("date").asc(nulls_last=True), "id")),
+            Prefetch(
+                "plan_items", queryset=SupportPlanItem.objects.order_by(F("planned_end").asc(nulls_last=True), "id")
+            ),
             Prefetch("consents", queryset=Consent.objects.filter(purpose=ConsentPurpose.DATA_PROCESSING)),
         )
         .order_by("first_contact_date", "id")
