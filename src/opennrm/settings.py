@@ -231,6 +231,7 @@ SPECTACULAR_SETTINGS = {
         "SupportPlanTypeEnum": "opennrm.cases.choices.SUPPORT_PLAN_TYPES",
         "ClosureReasonEnum": "opennrm.cases.choices.ClosureReason",
         "DocumentTypeEnum": "opennrm.cases.choices.DocumentType",
+        "ShelterCategoryEnum": "opennrm.shelters.models.Category",
     },
 }
 

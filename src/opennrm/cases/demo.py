@@ -1180,10 +1180,10 @@ def build_demo_cases(*, count: int = 500, seed: int = 2026, now: dt.datetime | N
     """Add `count` generated cases (and about one anonymous notification for every 12 cases) to the demo
     mechanism of `load_demo`; the same seed gives the same people and histories relative to `now`.
 
-    Does nothing and returns 0 when the instance already has cases or notifications; otherwise returns the
-    number of cases made.
+    Does nothing and returns 0 when the instance already has cases or notifications, or is not Georgian (the
+    demo mechanism, its regions and authorities are Georgia's); otherwise returns the number of cases made.
     """
-    if demo_cases_exist():
+    if demo_cases_exist() or active_profile().code != "GE":
         return 0
     builder = _Builder(count=count, seed=seed, now=now or timezone.now())
     with transaction.atomic():

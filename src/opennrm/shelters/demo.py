@@ -275,11 +275,11 @@ def demo_shelters_exist() -> bool:
     return Shelter.objects.filter(agency__name__in=[name for name, _data in SHELTERS]).exists()
 
 
-def build_demo_shelters(*, seed: int = 2026, now: dt.datetime | None = None) -> dict[str, int]:
-    """Add the demo shelters, their past stays and their residents (see the module docstring). Returns counts;
-    all zero when the demo shelters exist already."""
+def build_demo_shelters(*, seed: int = 2026, now: dt.datetime | None = None) -> int:
+    """Add the demo shelters, their past stays and their residents (see the module docstring). Returns the number
+    of stays recorded (past and present); 0 when the demo shelters exist already."""
     if demo_shelters_exist():
-        return {"shelters": 0, "past": 0, "current": 0, "referred": 0, "alerts": 0}
+        return 0
     builder = _Builder(seed=seed, now=now or timezone.now())
     with transaction.atomic():
         builder.build_shelters()
@@ -287,11 +287,5 @@ def build_demo_shelters(*, seed: int = 2026, now: dt.datetime | None = None) -> 
         current = builder.current_stays()
         referred = builder.top_up()
         with _clock(builder.now):
-            alerted = notify_stays_ending.call()
-    return {
-        "shelters": len(builder.shelters),
-        "past": past,
-        "current": current,
-        "referred": referred,
-        "alerts": alerted,
-    }
+            notify_stays_ending.call()
+    return past + current + referred

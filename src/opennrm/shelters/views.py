@@ -374,6 +374,7 @@ def _placement_context(request: HttpRequest, placement: Placement, **forms: Any)
     can_transfer = (
         current and (staff or coordinator) and selectors.transfer_targets(access, placement).exists()
     )
+    transferred_to = _neighbour(pk=placement.transferred_to_id) if placement.transferred_to_id else None
     return {
         "placement": placement,
         "shelter": shelter,
@@ -390,9 +391,9 @@ def _placement_context(request: HttpRequest, placement: Placement, **forms: Any)
         "discharge_form": forms.get("discharge_form") or DischargeForm(initial=version),
         "extension_form": forms.get("extension_form") or ExtensionForm(initial=version),
         "transferred_from": _neighbour(transferred_to=placement),
-        "transferred_to": _neighbour(pk=placement.transferred_to_id) if placement.transferred_to_id else None,
-        "transferred_to_visible": bool(placement.transferred_to_id)
-        and selectors.visible_placements(access).filter(pk=placement.transferred_to_id).exists(),
+        "transferred_to": transferred_to,
+        "transferred_to_visible": transferred_to is not None
+        and selectors.visible_placements(access).filter(pk=transferred_to.pk).exists(),
     }
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 
 from django.utils.formats import number_format
 from django.utils.html import escape
@@ -83,6 +84,8 @@ def format_figure(value: Number) -> str:
         return "\u2013"
     if isinstance(value, int):
         return number_format(value, force_grouping=True)
+    if isinstance(value, Decimal):  # money
+        return number_format(value, decimal_pos=2, force_grouping=True)
     return number_format(value, decimal_pos=1, force_grouping=True)
 
 

@@ -49,9 +49,10 @@ missing are read as empty; concatenated columns are ignored, they are recomputed
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import re
-from collections.abc import Collection, Iterator, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from typing import Any
 
 from django.db.models import F, Q, QuerySet
@@ -62,7 +63,7 @@ from opennrm.accounts.roles import Perm, Scope
 from opennrm.cases.choices import AgeGroup, EventType, TraffickingStatus, snake
 from opennrm.cases.models import Case, CaseExploitation, Notification, TraffickingEvent
 from opennrm.core.reference import is_valid_country
-from opennrm.stats.htcds import Problem
+from opennrm.stats.htcds import Problem, shown_choice, shown_country
 from opennrm.stats.models import ImportedStatisticRecord
 
 CHILD_AGE = 18
@@ -374,7 +375,7 @@ def _case_batch(batch: list[dict[str, Any]]) -> Iterator[dict[str, str]]:
         forms.setdefault(case_id, set()).add(form)
     countries: dict[int, str] = {}
     events = TraffickingEvent.objects.filter(case_id__in=ids, type=EventType.EXPLOITATION).order_by(
-        "date", "id"
+        F("date").asc(nulls_last=True), "id"
     )
     for case_id, country in events.values_list("case_id", "country"):
         countries.setdefault(case_id, country)
@@ -477,7 +478,7 @@ def scoped_sources(
 
 # --- import ------------------------------------------------------------------------------------------------
 
-_MISSING = {"", "-99", "00", "na", "n/a", "null", "none"}
+_MISSING = {"", "-99", "00", "n/a", "null", "none"}  # never "NA": it is Namibia
 _AGE = re.compile(r"^0?(\d{1,2})\s*-{1,2}\s*0?(\d{1,2})$")
 AGE_IMPORT = {
     (0, 8): AgeGroup.A0_8,
@@ -498,8 +499,21 @@ def canonical_column(name: str) -> str:
     return _BY_LOWER.get(name.strip().casefold(), "")
 
 
-def _shown(value: str, pattern: str = r"[A-Za-z0-9/+ ._-]{1,30}") -> str:
+DATASOURCES = {
+    "casemanagement": "Case Management",
+    "counselling/hotline": "Counselling / Hotline",
+    "hotline": "Hotline",
+}
+
+
+def _shown(value: str, pattern: str) -> str:
+    """The value when its shape cannot hold a name (digits, dashes): shown in the report; else ""."""
     return value if re.fullmatch(pattern, value) else ""
+
+
+def _unknown(column: str, value: str, known: Iterable[str]) -> Problem:
+    shown, suggestion = shown_choice(value, known)
+    return Problem(column, "unknown_value", shown, {"suggestion": suggestion})
 
 
 def read_row(
@@ -519,10 +533,17 @@ def read_row(
     if not year:
         problems.append(Problem("yearOfRegistration", "required"))
     elif not re.fullmatch(r"\d{4}(\.0)?", year) or not 1900 <= int(float(year)) <= today.year:
-        problems.append(Problem("yearOfRegistration", "bad_year", _shown(year), {"maximum": today.year}))
+        problems.append(
+            Problem("yearOfRegistration", "bad_year", _shown(year, r"[0-9.]{1,8}"), {"maximum": today.year})
+        )
     else:
         row["yearOfRegistration"] = str(int(float(year)))
-    row["Datasource"] = text["Datasource"][:60] if _shown(text["Datasource"], r"[A-Za-z /&-]{1,60}") else ""
+    if text["Datasource"]:
+        source = DATASOURCES.get(text["Datasource"].casefold().replace(" ", ""), "")
+        row["Datasource"] = source
+        if not source:  # free text is not kept: it could say anything
+            unknown = _unknown("Datasource", text["Datasource"], DATASOURCES.values())
+            problems.append(dataclasses.replace(unknown, warning=True))
 
     sex = "non_specified_unknown"
     if text["gender"]:
@@ -531,7 +552,7 @@ def read_row(
             sex = GENDER_IMPORT[key]
             row["gender"] = GENDER.get(sex, "")
         else:
-            problems.append(Problem("gender", "unknown_value", _shown(text["gender"])))
+            problems.append(_unknown("gender", text["gender"], [*GENDER.values(), "Woman", "Man", "Unknown"]))
 
     age_group = AgeGroup.UNKNOWN
     if text["ageBroad"]:
@@ -541,7 +562,7 @@ def read_row(
         elif match and (int(match[1]), int(match[2])) in AGE_IMPORT:
             age_group = AGE_IMPORT[(int(match[1]), int(match[2]))]
         else:
-            problems.append(Problem("ageBroad", "unknown_value", _shown(text["ageBroad"])))
+            problems.append(Problem("ageBroad", "unknown_value", _shown(text["ageBroad"], r"[0-9 +-]{1,10}")))
         row["ageBroad"] = AGE_BROAD.get(age_group, "")
 
     is_child: bool | None = None
@@ -550,7 +571,7 @@ def read_row(
         if value in ("minor", "adult"):
             row[column] = value.capitalize()
         elif value:
-            problems.append(Problem(column, "unknown_value", _shown(text[column])))
+            problems.append(_unknown(column, text[column], ["Adult", "Minor"]))
     if row["majorityStatus"]:
         is_child = row["majorityStatus"] == "Minor"
         if age_group != AgeGroup.UNKNOWN and is_child != (age_group in CHILD_GROUPS):
@@ -563,7 +584,8 @@ def read_row(
     for column in ("citizenship", "CountryOfExploitation"):
         code = text[column].upper()
         if code and not is_valid_country(code):
-            problems.append(Problem(column, "unknown_country", _shown(code, r"[A-Z]{2,3}")))
+            shown, suggestion = shown_country(text[column])
+            problems.append(Problem(column, "unknown_country", shown, {"suggestion": suggestion}))
         else:
             row[column] = code
 
@@ -574,9 +596,9 @@ def read_row(
         elif value in ("0", "0.0", "false", "no"):
             row[column] = "0"
         elif value:
-            problems.append(Problem(column, "bad_boolean", _shown(text[column], r"[A-Za-z0-9.-]{1,10}")))
+            problems.append(Problem(column, "bad_boolean", _shown(text[column], r"[0-9.+-]{1,5}")))
     _concatenate(row)
-    if problems:
+    if any(not p.warning for p in problems):
         return None, problems
     forms = sorted({FORM_TO_HTCDS[c] for c in FORM_TO_HTCDS if row[c] == "1"})
     if row["typeOfLabourBegging"] == "1":

@@ -198,7 +198,9 @@ def calibrate_scale(specs: Sequence[TableSpec], *, mechanism: Mechanism, budget:
         spent = privacy_loss(measurement, mechanism)
         return spent.epsilon <= budget.epsilon and spent.delta <= budget.delta
 
-    high = count / budget.epsilon if mechanism == Mechanism.LAPLACE else 1.0
+    if mechanism == Mechanism.LAPLACE and fits(count / budget.epsilon):
+        return count / budget.epsilon  # sensitivity 1 per table: eps/count each, the least noise that fits
+    high = 1.0
     while not fits(high):
         high *= 2
     low = high / 2

@@ -291,9 +291,12 @@ def export_queryset(cases: QuerySet[Case]) -> QuerySet[Case]:
         cases.select_related("person", "referring_agency")
         .prefetch_related(
             "exploitation_forms",
-            Prefetch("events", queryset=TraffickingEvent.objects.order_by(F("date").asc(nulls_last=True), "id")),
             Prefetch(
-                "plan_items", queryset=SupportPlanItem.objects.order_by(F("planned_end").asc(nulls_last=True), "id")
+                "events", queryset=TraffickingEvent.objects.order_by(F("date").asc(nulls_last=True), "id")
+            ),
+            Prefetch(
+                "plan_items",
+                queryset=SupportPlanItem.objects.order_by(F("planned_end").asc(nulls_last=True), "id"),
             ),
             Prefetch("consents", queryset=Consent.objects.filter(purpose=ConsentPurpose.DATA_PROCESSING)),
         )
@@ -504,6 +507,8 @@ def classify_column(name: str) -> str:
     """What an import does with a column: "id", "field", "group", "unmapped" (HTCDS, no counterpart), "unknown"."""
     if name == RECORD_ID:
         return "id"
+    if name in (EVENT_KEY, PLAN_KEY):
+        return "group"
     if name in CASE_FIELDS or name in IMPORT_ONLY_FIELDS:
         return "field"
     match = _COLUMN.match(name)
@@ -549,6 +554,27 @@ def _looks_like(value: Any, pattern: str, max_length: int = 40) -> str:
     """`value` as text when it has the shape of a code (so cannot be a name or free text), else ""."""
     text = str(value).strip() if isinstance(value, str | int | bool) else ""
     return text if len(text) <= max_length and re.fullmatch(pattern, text) else ""
+
+
+def shown_country(value: Any) -> tuple[str, str]:
+    """An unknown country code as it may be shown, and the alpha-2 code meant when it is an alpha-3 one.
+
+    Only two capitals, or a real alpha-3 code, are shown: "Eka" in a country column is data, not a typo."""
+    text = str(value).strip() if isinstance(value, str) else ""
+    if re.fullmatch(r"[A-Z]{2}", text):
+        return text, ""
+    country = pycountry.countries.get(alpha_3=text.upper()) if re.fullmatch(r"[A-Za-z]{3}", text) else None
+    return (text, str(country.alpha_2)) if country is not None else ("", "")
+
+
+def shown_choice(value: Any, known: Iterable[str]) -> tuple[str, str]:
+    """An unknown categorical value as it may be shown (only a near miss of a known value: a typo, never data
+    from a shifted column), and the value it was probably meant to be."""
+    text = str(value).strip() if isinstance(value, str) else ""
+    close = difflib.get_close_matches(text, list(known), n=1, cutoff=0.75)
+    if close and _looks_like(text, r"[A-Za-z0-9_/+ -]+"):
+        return text, close[0]
+    return "", close[0] if close else ""
 
 
 class RecordReader:
@@ -620,15 +646,8 @@ class RecordReader:
         stored = _picklist_lookup(picklist).get(value.casefold())
         if stored is not None:
             return stored
-        known = [c.value for c in htcds_picklist(picklist)]
-        close = difflib.get_close_matches(value, known, n=1, cutoff=0.75)
-        # A near miss of a code is a typo, safe to show; anything else may be data from a shifted column.
-        self.problem(
-            name,
-            "unknown_value",
-            value if close and _looks_like(value, r"[A-Za-z0-9_ -]+") else "",
-            suggestion=close[0] if close else "",
-        )
+        shown, suggestion = shown_choice(value, [c.value for c in htcds_picklist(picklist)])
+        self.problem(name, "unknown_value", shown, suggestion=suggestion)
         return ""
 
     def country(self, values: Mapping[str, Any], name: str) -> str:
@@ -637,7 +656,8 @@ class RecordReader:
             return ""
         code = str(value).strip().upper() if isinstance(value, str) else ""
         if not is_valid_country(code):
-            self.problem(name, "unknown_country", _looks_like(value, r"[A-Za-z]{2,3}"))
+            shown, suggestion = shown_country(value)
+            self.problem(name, "unknown_country", shown, suggestion=suggestion)
             return ""
         return code
 
@@ -654,7 +674,8 @@ class RecordReader:
         found: list[str] = []
         for item in (i.strip().upper() for i in items if i.strip()):
             if not is_valid_country(item):
-                self.problem(name, "unknown_country", _looks_like(item, r"[A-Za-z]{2,3}"))
+                shown, suggestion = shown_country(item)
+                self.problem(name, "unknown_country", shown, suggestion=suggestion)
             elif item not in found:
                 found.append(item)
         return found
@@ -668,7 +689,7 @@ class RecordReader:
                 raise UnknownCodeError(name)
             return language_code(value.strip())
         except UnknownCodeError:
-            self.problem(name, "unknown_language", _looks_like(value, r"[A-Za-z]{2,3}"))
+            self.problem(name, "unknown_language", _looks_like(value, r"[a-z]{2,3}"))
             return ""
 
     def boolean(self, values: Mapping[str, Any], name: str) -> bool | None:
@@ -682,7 +703,7 @@ class RecordReader:
             return True
         if text in ("false", "0", "no", "n"):
             return False
-        self.problem(name, "bad_boolean", _looks_like(value, r"[A-Za-z0-9]+", 10))
+        self.problem(name, "bad_boolean", _looks_like(value, r"[0-9.+-]+", 5))
         return None
 
     def age(self, values: Mapping[str, Any], name: str) -> int | None:

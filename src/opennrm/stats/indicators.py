@@ -30,8 +30,22 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import connection
-from django.db.models import Count, Exists, F, Func, IntegerField, Min, OuterRef, Q, QuerySet, Sum
-from django.db.models.functions import ExtractQuarter, ExtractYear
+from django.db.models import Case as DbCase
+from django.db.models import (
+    Count,
+    Exists,
+    F,
+    Func,
+    IntegerField,
+    Max,
+    Min,
+    OuterRef,
+    Q,
+    QuerySet,
+    Sum,
+    Value,
+    When,
+)
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -49,6 +63,7 @@ from opennrm.shelters.models import Category, Placement, Shelter
 Number = int | float | Decimal | None
 
 ACTUAL = TraffickingStatus.ACTUAL
+CENTS = Decimal("0.01")
 
 
 # --- what the functions take and give -----------------------------------------------------------------------
@@ -278,10 +293,6 @@ class Period:
     quarter: int | None = None
 
     @property
-    def key(self) -> tuple[int, int | None]:
-        return (self.year, self.quarter)
-
-    @property
     def label(self) -> str:
         if self.quarter is None:
             return str(self.year)
@@ -309,17 +320,59 @@ def _periods(filters: Filters, years: Iterable[int]) -> list[Period]:
     return [Period(year) for year in range(present[0], present[-1] + 1)]
 
 
-def _by_period(
-    queryset: QuerySet[Any], date_field: str, filters: Filters, **aggregates: Any
-) -> dict[tuple[int, int | None], dict[str, Any]]:
-    """GROUP BY the year (and quarter when a year is chosen) of `date_field`, with the aggregates given."""
-    queryset = queryset.annotate(period_year=ExtractYear(date_field))
-    keys = ["period_year"]
+def _years(queryset: QuerySet[Any], field: str, filters: Filters) -> list[int]:
+    """The first and last year of `field` in the rows (the year chosen, if one is)."""
     if filters.year:
-        queryset = queryset.annotate(period_quarter=ExtractQuarter(date_field))
-        keys.append("period_quarter")
-    grouped = queryset.order_by().values(*keys).annotate(**aggregates)
-    return {(row["period_year"], row.get("period_quarter")): row for row in grouped}
+        return [filters.year]
+    bounds = queryset.order_by().aggregate(first=Min(field), last=Max(field))
+    days = [
+        timezone.localdate(v) if isinstance(v, dt.datetime) else v for v in bounds.values() if v is not None
+    ]
+    return [d.year for d in days]
+
+
+def _bound(day: dt.date, *, datetime: bool) -> dt.date | dt.datetime:
+    return _moment(day) if datetime else day
+
+
+def _by_period(
+    queryset: QuerySet[Any],
+    field: str,
+    periods: list[Period],
+    *,
+    datetime: bool,
+    keys: tuple[str, ...] = (),
+    **aggregates: Any,
+) -> dict[tuple[Any, ...], dict[str, Any]]:
+    """GROUP BY the period of `field` (and `keys`), with the aggregates given; keyed by (period, *keys).
+
+    The period is a CASE over the periods' boundaries (local midnights for datetimes): plain comparisons that
+    every database runs natively, instead of extracting a year and a quarter from each row."""
+    if not periods:
+        return {}
+    whens = [
+        When(
+            **{
+                f"{field}__gte": _bound(period.start, datetime=datetime),
+                f"{field}__lt": _bound(period.end + dt.timedelta(days=1), datetime=datetime),
+            },
+            then=Value(index),
+        )
+        for index, period in enumerate(periods)
+    ]
+    grouped = (
+        queryset.filter(
+            **{
+                f"{field}__gte": _bound(periods[0].start, datetime=datetime),
+                f"{field}__lt": _bound(periods[-1].end + dt.timedelta(days=1), datetime=datetime),
+            }
+        )
+        .annotate(period_index=DbCase(*whens, output_field=IntegerField()))
+        .order_by()
+        .values("period_index", *keys)
+        .annotate(**aggregates)
+    )
+    return {(periods[row["period_index"]], *(row[k] for k in keys)): row for row in grouped}
 
 
 def _in_year(field: str, filters: Filters, *, datetime: bool) -> Q:
@@ -354,23 +407,29 @@ def _victim_notes() -> tuple[str, ...]:
 
 def victims_by_period(access: Access, filters: Filters) -> Table:
     scope = stats_scope(access)
-    cases = _by_period(
-        filtered_cases(scope, filters),
-        "first_contact_date",
+    cases_in, notifications_in = filtered_cases(scope, filters), filtered_notifications(scope, filters)
+    periods = _periods(
         filters,
+        _years(cases_in, "first_contact_date", filters)
+        + _years(notifications_in, "first_contact_date", filters),
+    )
+    cases = _by_period(
+        cases_in,
+        "first_contact_date",
+        periods,
+        datetime=False,
         referred=Count("id"),
         children=Count("id", filter=Q(is_child=True)),
         identified=Count("id", filter=Q(trafficking_status=ACTUAL)),
     )
     notifications = _by_period(
-        filtered_notifications(scope, filters), "first_contact_date", filters, notified=Count("id")
+        notifications_in, "first_contact_date", periods, datetime=False, notified=Count("id")
     )
-    periods = _periods(filters, [key[0] for key in (*cases, *notifications)])
     rows = []
     totals = [0, 0, 0, 0]
     for period in periods:
-        c = cases.get(period.key, {})
-        n = notifications.get(period.key, {})
+        c = cases.get((period,), {})
+        n = notifications.get((period,), {})
         values = (c.get("referred", 0), c.get("children", 0), c.get("identified", 0), n.get("notified", 0))
         totals = [a + b for a, b in zip(totals, values, strict=True)]
         rows.append(Row(period.label, values))
@@ -683,10 +742,12 @@ def decisions_by_period(access: Access, filters: Filters) -> Table:
         _in_year("decided_at", filters, datetime=True),
         decided_at__isnull=False,
     )
+    periods = _periods(filters, _years(decided, "decided_at", filters))
     counts = _by_period(
         decided,
         "decided_at",
-        filters,
+        periods,
+        datetime=True,
         decided=Count("id"),
         granted=Count("id", filter=Q(outcome=DecisionOutcome.GRANTED)),
         refused=Count("id", filter=Q(outcome=DecisionOutcome.REFUSED)),
@@ -694,23 +755,22 @@ def decisions_by_period(access: Access, filters: Filters) -> Table:
     )
     # The durations as a histogram of whole minutes per period: bounded by periods x distinct minutes, whatever
     # the number of decisions; the percentiles are exact to the minute.
-    histograms: dict[tuple[int, int | None], Counter[int]] = defaultdict(Counter)
-    grouped = decided.annotate(
-        minutes=MinutesBetween("decided_at", "requested_at"), period_year=ExtractYear("decided_at")
-    )
-    keys = ["period_year", "minutes"]
-    if filters.year:
-        grouped = grouped.annotate(period_quarter=ExtractQuarter("decided_at"))
-        keys.append("period_quarter")
-    for row in grouped.order_by().values(*keys).annotate(n=Count("id")):
-        histograms[(row["period_year"], row.get("period_quarter"))][row["minutes"]] += row["n"]
-    periods = _periods(filters, [key[0] for key in counts])
+    histograms: dict[Period, Counter[int]] = defaultdict(Counter)
+    for (period, minutes), row in _by_period(
+        decided.annotate(minutes=MinutesBetween("decided_at", "requested_at")),
+        "decided_at",
+        periods,
+        datetime=True,
+        keys=("minutes",),
+        n=Count("id"),
+    ).items():
+        histograms[period][minutes] += row["n"]
     rows = []
     overall: Counter[int] = Counter()
     sums: Counter[str] = Counter()
     for period in periods:
-        c = counts.get(period.key, {})
-        histogram = histograms.get(period.key, Counter())
+        c = counts.get((period,), {})
+        histogram = histograms.get(period, Counter())
         overall.update(histogram)
         for name in ("decided", "granted", "refused", "in_time"):
             sums[name] += c.get(name, 0)
@@ -791,7 +851,8 @@ def referrals_by_service(access: Access, filters: Filters) -> Table:
     per_status = {f"status_{s.value}": Count("id", filter=Q(status=s.value)) for s in statuses}
     aggregates = {"total": Count("id"), "people": Count("case_id", distinct=True), **per_status}
     by_service: dict[int, dict[str, Any]] = {
-        row["service_id"]: dict(row) for row in referrals.order_by().values("service_id").annotate(**aggregates)
+        row["service_id"]: dict(row)
+        for row in referrals.order_by().values("service_id").annotate(**aggregates)
     }
     deliveries = ServiceDelivery.objects.filter(
         _related_conditions(scope, filters, prefix="referral__case__"),
@@ -986,32 +1047,26 @@ def shelter_places_now(access: Access, filters: Filters) -> Table:
 def compensation_by_period(access: Access, filters: Filters) -> Table:
     scope = stats_scope(access)
     compensations = Compensation.objects.filter(_related_conditions(scope, filters))
-    approved = _by_period(
-        compensations.filter(_in_year("approved_at", filters, datetime=True)),
-        "approved_at",
-        filters,
-        n=Count("id"),
+    approved_in = compensations.filter(_in_year("approved_at", filters, datetime=True))
+    paid_in = compensations.filter(_in_year("paid_at", filters, datetime=True), paid_at__isnull=False)
+    periods = _periods(
+        filters, _years(approved_in, "approved_at", filters) + _years(paid_in, "paid_at", filters)
     )
-    paid_rows = compensations.filter(
-        _in_year("paid_at", filters, datetime=True), paid_at__isnull=False
-    ).annotate(period_year=ExtractYear("paid_at"))
-    keys = ["period_year", "currency"]
-    if filters.year:
-        paid_rows = paid_rows.annotate(period_quarter=ExtractQuarter("paid_at"))
-        keys.append("period_quarter")
-    paid: dict[tuple[int, int | None], dict[str, tuple[int, Decimal]]] = defaultdict(dict)
-    for row in paid_rows.order_by().values(*keys).annotate(n=Count("id"), amount=Sum("amount")):
-        paid[(row["period_year"], row.get("period_quarter"))][row["currency"]] = (row["n"], row["amount"])
+    approved = _by_period(approved_in, "approved_at", periods, datetime=True, n=Count("id"))
+    paid: dict[Period, dict[str, tuple[int, Decimal]]] = defaultdict(dict)
+    for (period, currency), row in _by_period(
+        paid_in, "paid_at", periods, datetime=True, keys=("currency",), n=Count("id"), amount=Sum("amount")
+    ).items():
+        paid[period][currency] = (row["n"], Decimal(row["amount"]).quantize(CENTS))
     currencies = sorted({currency for by_currency in paid.values() for currency in by_currency}) or [
         active_profile().currency
     ]
-    periods = _periods(filters, [key[0] for key in (*approved, *paid)])
     rows = []
     totals: list[Number] = [0, 0, *(Decimal("0.00") for _c in currencies)]
     for period in periods:
-        by_currency = paid.get(period.key, {})
+        by_currency = paid.get(period, {})
         values: tuple[Number, ...] = (
-            approved.get(period.key, {}).get("n", 0),
+            approved.get((period,), {}).get("n", 0),
             sum(n for n, _amount in by_currency.values()),
             *(by_currency.get(c, (0, Decimal("0.00")))[1] for c in currencies),
         )

@@ -40,7 +40,7 @@ class ImportStatus(models.TextChoices):
 
 class IssueSeverity(models.TextChoices):
     ERROR = "error", _("Not saved")
-    WARNING = "warning", _("Saved, with a warning")
+    WARNING = "warning", _("Warning")
     SKIPPED = "skipped", _("Already imported")
 
 

@@ -26,9 +26,12 @@ the same totals per year and the same grand total):
 then complements until the exact audit finds nothing recoverable. The totals per year and the grand total are
 shared by all tables, so they are decided once for the whole release: a year below k is suppressed in every
 table with all its cells, and if only one year is, the next smallest is too (else it is the grand total minus
-the others). Any figure that moved by fewer than k people since the same figure in an earlier k-anonymous
-release is suppressed too (comparing two releases would otherwise single out the people added in between).
-Every table is checked again before anything is written; a table that fails the check stops the release.
+the others). Every table is checked again before anything is written; a table that fails the check stops the
+release. **Each year is published in k-anonymous tables once**: exact tables of the same people published twice
+(after late registrations or corrections, or over overlapping ranges of years, whose column totals differ by
+the years not shared) can be subtracted from each other, and the difference — the few people added, changed or
+in one range only — is exactly the kind of small group suppression hides. Later figures for a year already
+published go out as differentially private counts, which are built to be released repeatedly.
 
 **Differentially private releases** (`opennrm.stats.dp`): every cell of every table gets discrete Laplace or
 discrete Gaussian noise from OpenDP; ε (and δ) are split equally across the tables and the composition is
@@ -42,7 +45,7 @@ import io
 import json
 import math
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -62,7 +65,7 @@ from opennrm.core.errors import DomainError
 from opennrm.core.profiles import active_profile
 from opennrm.core.reference import is_valid_country
 from opennrm.stats import dp
-from opennrm.stats.release_models import Release, ReleaseFile, ReleaseKind, manifest_hash
+from opennrm.stats.release_models import Release, ReleaseFile, ReleaseKind, manifest_hash, plain_number
 from opennrm.stats.suppression import (
     SUPPRESSED_MARK,
     CountTable,
@@ -201,45 +204,15 @@ def count_tables(people: Sequence[dict[str, str]], years: Sequence[int],
 # --- k-anonymity across the tables of a release ---------------------------------------------------------
 
 
-def _previous_published(kind: str) -> list[dict[str, Any]]:
-    """The `tables.json` of every earlier release of a kind (what it published, None where suppressed)."""
-    previous = []
-    files = ReleaseFile.objects.filter(release__kind=kind, name="tables.json").only("content")
-    for f in files:
-        previous.append(json.loads(bytes(f.content).decode("utf-8")))
-    return previous
-
-
-def _moved_by_fewer_than_k(table: CountTable, k: int, previous: Iterable[dict[str, Any]]) -> set[Entry]:
-    """Entries published in an earlier release whose value changed since by 1 to k - 1."""
-    moved: set[Entry] = set()
-    for earlier in previous:
-        old = earlier.get("tables", {}).get(table.name)
-        if not old:
-            continue
-        old_rows = {row: dict(zip(old["columns"], values, strict=False)) for row, values in old["values"].items()}
-        for entry in table.entries():
-            row, col = table.label(entry)
-            before = old_rows.get(row, {}).get(col)
-            if before is not None and 0 < abs(table.value(entry) - int(before)) < k:
-                moved.add(entry)
-    return moved
-
-
-def k_anonymous_tables(tables: dict[str, CountTable], k: int,
-                       previous: Sequence[dict[str, Any]] = ()) -> dict[str, SuppressedTable]:
+def k_anonymous_tables(tables: dict[str, CountTable], k: int) -> dict[str, SuppressedTable]:
     """Suppress every table so that it is k-anonymous on its own and consistent with the others: the shared
     totals (per year and grand total) are published or suppressed alike in every table."""
     first = next(iter(tables.values()))
-    m, n = first.shape
+    m = first.shape[0]
     year_totals = first.row_totals
     grand = first.grand_total
     hidden_years = {i for i, total in enumerate(year_totals) if total < k}
     hide_grand = grand < k
-    for table in tables.values():
-        moved = _moved_by_fewer_than_k(table, k, previous)
-        hidden_years |= {i for i, j in moved if i < table.shape[0] and j == table.shape[1]}
-        hide_grand = hide_grand or table.grand_total_entry() in moved
     if not hide_grand and len(hidden_years) == 1 and m > 1:
         # One hidden year would be the grand total minus the others: hide the next smallest too.
         others = sorted((year_totals[i], i) for i in range(m) if i not in hidden_years)
@@ -256,14 +229,12 @@ def k_anonymous_tables(tables: dict[str, CountTable], k: int,
             forced |= {(i, j) for j in range(tn + 1)}
         if hide_grand:
             forced.add((tm, tn))
-        forced |= _moved_by_fewer_than_k(table, k, previous)
         fixed = table.row_total_entries() | {table.grand_total_entry()}
         protected = suppress(table, k, forced=forced, fixed=fixed)
         problems = check_published(protected)
         if problems:  # never publish a table that fails the audit
             raise RuntimeError("; ".join(problems))
         result[name] = protected
-    del n
     return result
 
 
@@ -317,22 +288,24 @@ def _readme(release_info: dict[str, Any], file_names: Sequence[str]) -> str:
             "  (confidential).",
             "- Other figures are also shown as [c] where needed so that no confidential figure can be worked out",
             "  from the totals; this was checked exactly (by linear bounds) before publication.",
-            f"- A figure that changed by fewer than {k} people since an earlier release is confidential too.",
+            "- Each year appears in one k-anonymous release only: later figures for these years are published",
+            "  with differential privacy, so that two releases cannot be subtracted from each other.",
             "- [c] does not mean small: it can hide any number.",
         ]
     else:
         eps, delta = release_info["epsilon"], release_info["delta"]
         lines += [
-            f"Protection: differential privacy, epsilon = {eps}, delta = {delta} ({release_info['mechanism']}",
-            "mechanism, OpenDP).",
+            f"Protection: differential privacy, epsilon = {plain_number(eps)}, delta = {plain_number(delta)} "
+            f"({release_info['noise']},",
+            "drawn by OpenDP).",
             "- Whether or not any one person's case is in the data changes the probability of any published",
             f"  result by at most a factor of e^epsilon = {math.exp(eps):.3g}"
-            + (f", plus {delta}." if delta else "."),
+            + (f", plus delta = {plain_number(delta)}." if delta else "."),
             "- Every count has random noise added. Figures are not exact: with 95% probability a count is within",
             f"  ±{release_info['accuracy_95']} of the true count. Negative noisy counts were set to 0; totals are",
             "  the sums of the published counts (they also carry noise).",
             "- The budget is split equally between the tables; OpenDP's accounting confirmed the whole release",
-            f"  spends epsilon = {release_info['epsilon_spent']:.6g}, delta = {release_info['delta_spent']:.3g}.",
+            f"  spends epsilon = {release_info['epsilon_spent']:.6g}, delta = {plain_number(release_info['delta_spent'])}.",
             "- Releases add up: the protection of two releases of the same years together is the sum of their",
             "  epsilons.",
         ]
@@ -363,18 +336,44 @@ def _check_years(year_from: int, year_to: int) -> None:
         raise DomainError(_("A release covers at most %(n)s years.") % {"n": MAX_YEARS}, code="invalid_years")
 
 
+def _check_years_not_published(year_from: int, year_to: int) -> None:
+    earlier = (
+        Release.objects.filter(kind=ReleaseKind.K_ANONYMOUS, year_from__lte=year_to, year_to__gte=year_from)
+        .order_by("version")
+        .first()
+    )
+    if earlier is not None:
+        raise DomainError(
+            _("Release %(version)s already published k-anonymous tables for %(first)s-%(last)s. Exact tables of "
+              "the same years published twice can be subtracted from each other and reveal the few people who "
+              "differ; publish these years with differential privacy instead.")
+            % {"version": earlier.version, "first": earlier.year_from, "last": earlier.year_to},
+            code="years_published",
+        )
+
+
 def _next_version() -> int:
     return int(Release.objects.aggregate(last=Max("version"))["last"] or 0) + 1
 
 
+def _spent(release: Release) -> float:
+    return float(release.parameters.get("epsilon_spent", release.parameters.get("epsilon", 0)))
+
+
 def privacy_loss_by_year() -> dict[int, float]:
-    """ε spent on each year by all differentially private releases so far (they add up)."""
+    """ε spent on each year by all differentially private releases so far (they add up): the loss of a person
+    whose cases all fall in that year."""
     spent: dict[int, float] = {}
     for release in Release.objects.filter(kind=ReleaseKind.DIFFERENTIALLY_PRIVATE):
-        eps = float(release.parameters.get("epsilon_spent", release.parameters.get("epsilon", 0)))
         for year in range(release.year_from, release.year_to + 1):
-            spent[year] = spent.get(year, 0.0) + eps
+            spent[year] = spent.get(year, 0.0) + _spent(release)
     return spent
+
+
+def total_privacy_loss() -> float:
+    """ε of all differentially private releases together: the bound for anyone, including a person whose cases
+    fall in years of different releases."""
+    return sum(_spent(r) for r in Release.objects.filter(kind=ReleaseKind.DIFFERENTIALLY_PRIVATE))
 
 
 @transaction.atomic
@@ -399,6 +398,8 @@ def create_release(
     years = list(range(year_from, year_to + 1))
     people = release_population(year_from, year_to)
     now = timezone.now()
+    # The version first, then the overlap check: a concurrent release either shows in the check or takes the
+    # same version number, and then the unique constraint refuses this one.
     version = _next_version()
     info: dict[str, Any] = {
         "version": version,
@@ -420,9 +421,10 @@ def create_release(
             raise DomainError(_("k cannot be lower than %(k)s on this instance.") % {"k": minimum}, code="invalid_k")
         if epsilon is not None or delta is not None:
             raise DomainError(_("A k-anonymous release has no ε or δ."), code="invalid_parameters")
+        _check_years_not_published(year_from, year_to)
         dims = dimensions(people, citizenships=None)
         tables = count_tables(people, years, dims)
-        protected = k_anonymous_tables(tables, k, _previous_published(ReleaseKind.K_ANONYMOUS))
+        protected = k_anonymous_tables(tables, k)
         for name, st in protected.items():
             published[name] = (st.table, st.grid())
         info.update({
@@ -430,8 +432,7 @@ def create_release(
             "suppression": {
                 "rule": "every figure below k suppressed, zeros included; complements until no suppressed figure "
                 "can be recovered from the published ones (exact audit by linear bounds); shared totals per year "
-                "and grand total suppressed alike in every table; figures that moved by fewer than k since an "
-                "earlier k-anonymous release suppressed",
+                "and grand total suppressed alike in every table; each year in one k-anonymous release only",
                 "mark": SUPPRESSED_MARK,
                 "suppressed_figures": {name: len(st.suppressed) for name, st in protected.items()},
             },
@@ -439,6 +440,8 @@ def create_release(
     elif kind == ReleaseKind.DIFFERENTIALLY_PRIVATE:
         if k is not None:
             raise DomainError(_("A differentially private release has no k."), code="invalid_parameters")
+        if mechanism and mechanism not in dp.Mechanism.__members__.values():
+            raise DomainError(_("Unknown noise mechanism."), code="invalid_mechanism")
         chosen = dp.Mechanism(mechanism) if mechanism else (
             dp.Mechanism.GAUSSIAN if delta else dp.Mechanism.LAPLACE
         )

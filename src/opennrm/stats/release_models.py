@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable
+from decimal import Decimal
 from typing import Any, NoReturn
 
 from django.conf import settings
@@ -27,7 +28,7 @@ from django.utils.translation import gettext_lazy as _
 
 from opennrm.core.models import BaseModel
 
-__all__ = ["Release", "ReleaseFile", "ReleaseImmutableError", "ReleaseKind", "manifest_hash"]
+__all__ = ["Release", "ReleaseFile", "ReleaseImmutableError", "ReleaseKind", "manifest_hash", "plain_number"]
 
 
 class ReleaseImmutableError(Exception):
@@ -111,6 +112,14 @@ class Release(_WriteOnce, BaseModel):
         return float(value) if value is not None else None
 
     @property
+    def epsilon_text(self) -> str:
+        return plain_number(self.epsilon)
+
+    @property
+    def delta_text(self) -> str:
+        return plain_number(self.delta)
+
+    @property
     def k(self) -> int | None:
         value = self.parameters.get("k")
         return int(value) if value is not None else None
@@ -134,6 +143,14 @@ class ReleaseFile(_WriteOnce, models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+def plain_number(value: float | None) -> str:
+    """A privacy parameter as people read it: 0.5, 0.000001 (never 1e-06); empty for None."""
+    if value is None:
+        return ""
+    text = format(Decimal(repr(float(value))), "f")
+    return text.rstrip("0").rstrip(".") if "." in text else text
 
 
 def manifest_hash(files: Iterable[tuple[str, bytes]]) -> str:

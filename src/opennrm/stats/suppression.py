@@ -33,9 +33,9 @@ one: scipy is not installed, and interval propagation alone gives bounds that ca
 which is the wrong direction for a safety check. An entry is recoverable when its interval is a single value.
 
 The audit assumes the reader knows the published figures, the table's additive structure and non-negativity
-— not which suppressed entries were primary. Several releases of the same years can be compared with each
-other: `opennrm.stats.release` suppresses any figure that moved by fewer than k people since an earlier
-k-anonymous release, which stops the simplest differencing, but it does not audit all releases jointly.
+— not which suppressed entries were primary. It covers one table; `opennrm.stats.release` makes the tables of a
+release safe together (shared totals decided once) and never publishes exact tables of the same year twice, since
+two such releases could be subtracted from each other.
 """
 
 from __future__ import annotations

@@ -189,14 +189,20 @@ def _import_row(job: ImportJob, row: SourceRow, tally: Tally, issues: list[Impor
                     job=job, kind=job.kind, agency=job.agency, key=key, row=row.number, statistic=statistic
                 )
     except IntegrityError:
-        # Another run saved the same row a moment ago (the ledger's unique key): nothing was saved twice.
-        issues.append(
-            _issue(
-                job,
-                row.number,
-                Problem("", "already_imported", params={"job": "", "row": ""}),
-                IssueSeverity.SKIPPED,
+        saved = (
+            ImportedRow.objects.filter(kind=job.kind, agency=job.agency, key=key)
+            .select_related("job")
+            .first()
+        )
+        if saved is None:  # not the ledger: report it like any other failure to save
+            issues.append(
+                _issue(job, row.number, Problem("", "save_failed", params={"reason": "IntegrityError"}))
             )
+            return "failed"
+        # Another run saved the same row a moment ago (the ledger's unique key): nothing was saved twice.
+        params = {"job": saved.job.public_id, "row": saved.row}
+        issues.append(
+            _issue(job, row.number, Problem("", "already_imported", params=params), IssueSeverity.SKIPPED)
         )
         return "skipped"
     except DomainError as exc:

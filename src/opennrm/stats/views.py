@@ -35,6 +35,7 @@ from opennrm.accounts.roles import Perm
 from opennrm.cases.choices import AgeGroup, htcds_snake_choices
 from opennrm.core import audit
 from opennrm.core.profiles import active_profile
+from opennrm.core.reference import country_name
 from opennrm.stats.charts import chart_for, format_figure
 from opennrm.stats.indicators import (
     INDICATORS,
@@ -338,7 +339,7 @@ def render_report_pdf(access: Access, filters: Filters, language: str) -> bytes:
             {
                 "language": language,
                 "year": filters.year,
-                "country": str(active_profile().name),
+                "country": _country_name(),
                 "described": filters.describe(),
                 "scope": stats_scope(access).describe,
                 "sections": sections,
@@ -347,6 +348,14 @@ def render_report_pdf(access: Access, filters: Filters, language: str) -> bytes:
             },
         )
     return bytes(HTML(string=html, url_fetcher=_refuse_fetch).write_pdf())
+
+
+def _country_name() -> str:
+    code = active_profile().code
+    try:
+        return country_name(code)
+    except LookupError:
+        return str(active_profile().name)
 
 
 @require_GET

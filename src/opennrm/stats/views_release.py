@@ -18,7 +18,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_http_methods, require_safe
 
 from opennrm.accounts.access import request_access
 from opennrm.accounts.models import User
@@ -26,13 +26,13 @@ from opennrm.accounts.roles import Perm
 from opennrm.core.errors import DomainError
 from opennrm.stats import dp
 from opennrm.stats.release import create_release as publish
-from opennrm.stats.release import privacy_loss_by_year
-from opennrm.stats.release_models import Release, ReleaseFile, ReleaseKind
+from opennrm.stats.release import privacy_loss_by_year, total_privacy_loss
+from opennrm.stats.release_models import Release, ReleaseFile, ReleaseKind, plain_number
 
 # --- public --------------------------------------------------------------------------------------------------
 
 
-@require_GET
+@require_safe
 def release_list(request: HttpRequest) -> HttpResponse:
     releases = Release.objects.order_by("-version")
     return render(request, "stats/public_releases.html", {"releases": releases})
@@ -42,7 +42,7 @@ def _public_release(public_id: str) -> Release:
     return get_object_or_404(Release, public_id=public_id)
 
 
-@require_GET
+@require_safe
 def release_detail(request: HttpRequest, public_id: str) -> HttpResponse:
     release = _public_release(public_id)
     files = list(ReleaseFile.objects.filter(release=release).defer("content").order_by("name"))
@@ -51,21 +51,22 @@ def release_detail(request: HttpRequest, public_id: str) -> HttpResponse:
     if release.kind == ReleaseKind.DIFFERENTIALLY_PRIVATE:
         eps = float(params["epsilon"])
         context.update({
-            "epsilon": params["epsilon"],
-            "delta": params["delta"],
+            "epsilon": release.epsilon_text,
+            "delta": release.delta_text,
             "e_epsilon": f"{math.exp(eps):.3g}",
             "percent_change": f"{(math.exp(eps) - 1) * 100:.0f}",
             "epsilon_spent": f"{float(params.get('epsilon_spent', eps)):.6g}",
-            "delta_spent": f"{float(params.get('delta_spent', 0)):.3g}",
+            "delta_spent": plain_number(float(params.get("delta_spent", 0))),
             "cumulative": [
                 (year, f"{loss:.6g}") for year, loss in sorted(privacy_loss_by_year().items())
                 if release.year_from <= year <= release.year_to
             ],
+            "total_epsilon": f"{total_privacy_loss():.6g}",
         })
     return render(request, "stats/public_release.html", context)
 
 
-@require_GET
+@require_safe
 def release_file(request: HttpRequest, public_id: str, name: str) -> HttpResponse:
     release = _public_release(public_id)
     item = ReleaseFile.objects.filter(release=release, name=name).first()
@@ -75,6 +76,7 @@ def release_file(request: HttpRequest, public_id: str, name: str) -> HttpRespons
     response = HttpResponse(bytes(item.content), content_type=content_type)
     response["Content-Disposition"] = f'attachment; filename="opennrm-v{release.version}-{item.name}"'
     response["X-Content-Type-Options"] = "nosniff"
+    response["Cache-Control"] = "public, max-age=31536000, immutable"  # a release never changes
     return response
 
 
@@ -87,7 +89,10 @@ class ReleaseForm(forms.Form):
         choices=[(ReleaseKind.K_ANONYMOUS.value, ReleaseKind.K_ANONYMOUS.label),
                  (ReleaseKind.DIFFERENTIALLY_PRIVATE.value, ReleaseKind.DIFFERENTIALLY_PRIVATE.label)],
     )
-    year_from = forms.IntegerField(label=gettext_lazy("From year"), min_value=1990)
+    year_from = forms.IntegerField(
+        label=gettext_lazy("From year"), min_value=1990,
+        help_text=gettext_lazy("k-anonymous tables cover each year once: publish complete years."),
+    )
     year_to = forms.IntegerField(label=gettext_lazy("To year"), min_value=1990)
     k = forms.IntegerField(
         label=gettext_lazy("k (k-anonymous tables)"), required=False, min_value=2,
@@ -121,6 +126,7 @@ class ReleaseForm(forms.Form):
 
 ERROR_FIELDS = {
     "invalid_years": "year_from",
+    "years_published": "year_from",
     "invalid_k": "k",
     "invalid_epsilon": "epsilon",
     "invalid_delta": "delta",

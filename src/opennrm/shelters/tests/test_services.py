@@ -456,13 +456,16 @@ def test_without_a_rule_in_the_profile_there_is_no_limit_and_nothing_to_extend()
     assert codes(refused) == "no_limit"
 
 
-def test_the_limit_is_computed_once_at_admission():
-    w = world()
-    placement = w.admit()
-    before = placement.stay_limit
+def test_the_limits_are_those_computed_at_admission_even_after_the_profile_changes():
     with override_settings(OPENNRM_COUNTRY="MD"):
-        placement.refresh_from_db()
-        assert placement.stay_limit == before
+        w = world()
+        placement = w.admit()
+    # The instance now runs under another rule (Georgia: 3 months at most); the stay keeps its own.
+    until = placement.stay_maximum - dt.timedelta(days=1)
+    decision = services.decide_extension(
+        actor=w.coordinator, placement=placement, extend=True, until=until, reason="Trial pending."
+    )
+    assert decision.new_until == until
 
 
 # --- shelters --------------------------------------------------------------------------------------------------

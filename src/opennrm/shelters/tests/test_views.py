@@ -39,6 +39,8 @@ def expected_pages(role: Role, own: bool) -> set[str]:
         pages |= {"address", "residents", "admit", "placement", "transfer"}
     if oversee:
         pages |= {"edit", "extend"}
+    if has(role, Perm.SHELTER_OVERSEE):
+        pages.add("create")  # a shelter of their own agency (both agencies here are shelter agencies)
     if operate:
         pages.add("discharge")
     return pages
@@ -54,6 +56,7 @@ def urls(w, placement: Placement) -> dict[str, tuple[str, str, dict]]:
     }
     return {
         "list": ("get", reverse("shelters:list"), {}),
+        "create": ("get", reverse("shelters:create"), {}),
         "national": ("get", reverse("shelters:national"), {}),
         "detail": ("get", reverse("shelters:detail", args=[s]), {}),
         "occupancy": ("get", reverse("shelters:occupancy", args=[s]), {}),
@@ -399,3 +402,20 @@ def test_a_coordinator_with_agency_scope_oversees_only_their_agencys_shelters():
     assert client.get(reverse("shelters:address", args=[w.other_shelter.public_id])).status_code == 404
     assert client.get(reverse("shelters:residents", args=[w.other_shelter.public_id])).status_code == 404
     assert client.get(reverse("shelters:placement", args=[placement.public_id])).status_code == 404
+
+
+def test_the_home_page_counts_people_placed_stays_ending_and_referrals_waiting():
+    w = world()
+    placement = w.admit()
+    w.referral()
+    Placement.objects.filter(pk=placement.pk).update(stay_limit=timezone.localdate() + dt.timedelta(days=2))
+    text = logged_in_client(w.staff).get("/").content.decode()
+    assert 'id="home-shelters-heading"' in text
+    assert "1</strong> person placed now" in text
+    assert "1</strong> stay reaches its limit within a week" in text
+    assert "1</strong> accepted referral waiting for a place" in text
+    analyst = logged_in_client(w.analyst).get("/").content.decode()
+    assert "person placed now" in analyst and "waiting for a place" not in analyst
+    other = logged_in_client(w.other_staff).get("/").content.decode()
+    assert "0</strong> people placed now" in other and "0</strong> accepted referrals waiting" in other
+    assert 'id="home-shelters-heading"' not in logged_in_client(w.case_worker).get("/").content.decode()

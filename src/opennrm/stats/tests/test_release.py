@@ -8,6 +8,7 @@ import datetime as dt
 import hashlib
 import io
 import json
+import subprocess
 
 import pytest
 from django.test import Client, override_settings
@@ -21,11 +22,16 @@ from opennrm.cases.models import Case
 from opennrm.cases.services import IntakeData, refer_person
 from opennrm.core.errors import DomainError
 from opennrm.core.models import AuditEntry
-from opennrm.stats import dp, release
+from opennrm.stats import dp, release, urls_release
 from opennrm.stats import urls as stats_urls
-from opennrm.stats import urls_release
 from opennrm.stats.release import create_release, release_population
-from opennrm.stats.release_models import Release, ReleaseFile, ReleaseImmutableError, ReleaseKind, manifest_hash
+from opennrm.stats.release_models import (
+    Release,
+    ReleaseFile,
+    ReleaseImmutableError,
+    ReleaseKind,
+    manifest_hash,
+)
 from opennrm.stats.suppression import SUPPRESSED_MARK, CountTable, SuppressedTable, recoverable_cells
 
 K = 11
@@ -165,12 +171,28 @@ def test_release_files_match_the_published_hash_and_metadata(population, coordin
     assert coordinator.username not in json.dumps(metadata) and coordinator.username not in readme
 
 
+def test_the_readme_command_prints_the_content_hash(population, coordinator, tmp_path):
+    rel = create_release(actor=coordinator, kind=ReleaseKind.K_ANONYMOUS, year_from=2023, year_to=2024)
+    files = files_of(rel)
+    for name, content in files.items():
+        (tmp_path / name).write_bytes(content)
+    command = next(line.strip() for line in files["README.txt"].decode().splitlines() if "sha256sum" in line)
+    assert command.startswith("sha256sum ") and command.endswith(" | sha256sum")
+    names = command.removeprefix("sha256sum ").removesuffix(" | sha256sum").split()
+    assert sorted(names) == sorted(files)
+    # coreutils' sha256sum on the downloaded files, then the SHA-256 of its output (the "| sha256sum").
+    listing = subprocess.run(["sha256sum", *names], cwd=tmp_path, capture_output=True, check=True)  # noqa: S603, S607
+    assert hashlib.sha256(listing.stdout).hexdigest() == rel.content_hash
+
+
 def test_a_higher_k_is_allowed_a_lower_one_is_not(population, coordinator):
+    with pytest.raises(DomainError) as refused:
+        create_release(actor=coordinator, kind=ReleaseKind.K_ANONYMOUS, year_from=2023, year_to=2024, k=5)
+    assert refused.value.code == "invalid_k"
     rel = create_release(actor=coordinator, kind=ReleaseKind.K_ANONYMOUS, year_from=2023, year_to=2024, k=20)
     grid = published_grid(read_csv(rel, "by_year_sex.csv"))
     assert all(v is None or v >= 20 for row in grid for v in row)
-    with pytest.raises(DomainError):
-        create_release(actor=coordinator, kind=ReleaseKind.K_ANONYMOUS, year_from=2023, year_to=2024, k=5)
+    assert grid[1][0] is None  # 14 women in 2024
 
 
 @override_settings(OPENNRM_RELEASE_K=30)
@@ -182,18 +204,19 @@ def test_k_comes_from_the_settings(population, coordinator):
     assert grid[0][-1] is None and grid[1][-1] is None
 
 
-def test_a_later_release_does_not_single_out_people_added_in_between(population, coordinator):
+def test_k_anonymous_tables_cover_each_year_once(population, coordinator):
     first = create_release(actor=coordinator, kind=ReleaseKind.K_ANONYMOUS, year_from=2023, year_to=2024)
-    # One more woman in 2023 (a late registration): comparing the two releases must not reveal her.
+    # A late registration for 2023: two exact releases of 2023 would differ by exactly that person.
     refer(population["worker"], population["agency"], year=2023, age=30)
-    second = create_release(actor=coordinator, kind=ReleaseKind.K_ANONYMOUS, year_from=2023, year_to=2024)
-    assert second.version == first.version + 1
-    for name in release.FILE_NAMES.values():
-        old, new = published_grid(read_csv(first, name)), published_grid(read_csv(second, name))
-        for old_row, new_row in zip(old, new, strict=True):
-            for before, after in zip(old_row, new_row, strict=True):
-                if before is not None and after is not None:
-                    assert not 0 < abs(after - before) < K, name
+    for years in ((2023, 2024), (2024, 2024), (2022, 2023), (2020, 2025)):
+        with pytest.raises(DomainError) as refused:
+            create_release(actor=coordinator, kind=ReleaseKind.K_ANONYMOUS, year_from=years[0], year_to=years[1])
+        assert refused.value.code == "years_published"
+    assert list(Release.objects.values_list("version", flat=True)) == [first.version]
+    # Other years, and differentially private counts of the same years, may still be published.
+    assert create_release(actor=coordinator, kind=ReleaseKind.K_ANONYMOUS, year_from=2021, year_to=2022)
+    assert create_release(actor=coordinator, kind=ReleaseKind.DIFFERENTIALLY_PRIVATE, year_from=2023,
+                          year_to=2024, epsilon=1)
 
 
 def test_a_tiny_population_publishes_nothing_but_confidential_marks(coordinator):
@@ -256,7 +279,7 @@ def test_dp_release_adds_noise(population, coordinator):
 @pytest.mark.parametrize(
     "params",
     [{"epsilon": None}, {"epsilon": 0}, {"epsilon": 100}, {"epsilon": 1, "delta": 0.5},
-     {"epsilon": 1, "mechanism": "gaussian"}, {"epsilon": 1, "k": 11}, {"epsilon": 1, "citizenships": ["XX"]}],
+     {"epsilon": 1, "mechanism": "gaussian"}, {"epsilon": 1, "mechanism": "exponential"}, {"epsilon": 1, "k": 11}, {"epsilon": 1, "citizenships": ["XX"]}],
 )
 def test_unsound_dp_parameters_are_refused_and_nothing_is_published(population, coordinator, params):
     with pytest.raises(DomainError):
@@ -269,9 +292,15 @@ def test_releases_of_the_same_years_add_up(population, coordinator):
     for eps in (0.5, 1.0):
         create_release(actor=coordinator, kind=ReleaseKind.DIFFERENTIALLY_PRIVATE, year_from=2023, year_to=2024,
                        epsilon=eps)
+    create_release(actor=coordinator, kind=ReleaseKind.DIFFERENTIALLY_PRIVATE, year_from=2024, year_to=2024,
+                   epsilon=0.25)
     spent = release.privacy_loss_by_year()
     assert spent[2023] == pytest.approx(1.5, abs=1e-6)
-    assert spent[2024] == pytest.approx(1.5, abs=1e-6)
+    assert spent[2024] == pytest.approx(1.75, abs=1e-6)
+    assert release.total_privacy_loss() == pytest.approx(1.75, abs=1e-6)
+    last = Release.objects.order_by("-version").first()
+    text = Client().get(reverse("public:release", args=[last.public_id])).content.decode()
+    assert "all differentially private releases together spend ε = 1.75" in text
 
 
 # --- who may publish, versions, immutability, audit ------------------------------------------------------
@@ -295,7 +324,7 @@ def test_versions_increase_and_each_publication_is_audited(population, coordinat
         create_release(actor=coordinator, kind=ReleaseKind.K_ANONYMOUS, year_from=2023, year_to=2024).version,
         create_release(actor=coordinator, kind=ReleaseKind.DIFFERENTIALLY_PRIVATE, year_from=2023, year_to=2024,
                        epsilon=1).version,
-        create_release(actor=coordinator, kind=ReleaseKind.K_ANONYMOUS, year_from=2024, year_to=2024).version,
+        create_release(actor=coordinator, kind=ReleaseKind.K_ANONYMOUS, year_from=2022, year_to=2022).version,
     ]
     assert versions == [1, 2, 3]
     entries = AuditEntry.objects.filter(action="stats.release.published").order_by("sequence")
@@ -367,9 +396,8 @@ def test_public_release_page_explains_k_anonymity(published):
 def test_public_release_page_explains_the_dp_guarantee_with_its_epsilon_and_delta(published):
     _, dp_rel = published
     text = Client().get(reverse("public:release", args=[dp_rel.public_id])).content.decode()
-    assert "ε = 0.5" in text and "δ = 1e-06" in text
-    assert "by at most a factor of e<sup>ε</sup> = 1.65" in text
-    assert "plus δ = 1e-06" in text
+    assert "ε = 0.5 and δ = 0.000001" in text
+    assert "by at most a factor of e<sup>ε</sup> = 1.65 (about 65%), plus δ = 0.000001" in text
     assert "within ±" in text
 
 
@@ -448,3 +476,4 @@ def test_anonymous_visitors_are_sent_to_login_from_the_create_page():
     response = Client().get(reverse("stats:release_create"))
     assert response.status_code == 302
     assert response["Location"].startswith(reverse("accounts:login"))
+

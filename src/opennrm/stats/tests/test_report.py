@@ -158,7 +158,7 @@ def test_the_report_holds_the_dashboard_figures_of_the_year(world, tmp_path):
     notes = [n for n in world.facts.notifications if n.first_contact.year == LAST_YEAR]
     assert re.search(rf"Presumed victims referred\s+{len(cases)}\n", text)
     assert re.search(rf"Anonymous notifications\s+{len(notes)}\n", text)
-    assert f"National Referral Mechanism: annual report {LAST_YEAR}" in text
+    assert f"National Referral Mechanism: annual report {LAST_YEAR}" in " ".join(text.split())
     for quarter in (1, 2, 3, 4):
         assert f"{LAST_YEAR}, quarter {quarter}" in text
     assert "Internal: not for publication" in text

@@ -134,10 +134,14 @@ def test_zeros_are_suppressed_and_a_zero_complement_is_not_enough():
 
 
 def test_the_obvious_complement_is_zero():
-    # The smallest figure beside the 4 is a zero: its own column then needs protecting as well.
+    # The smallest figure beside the 4 is a zero, and hiding it satisfies "two per row and column" - but column 2
+    # adds up to 13 - 13 = 0 around its hidden zeros, which pins them, and the 4 follows from its row.
     t = table([[40, 4, 0, 30], [35, 22, 0, 25], [12, 15, 13, 11]])
+    pattern_only = SuppressedTable(t, K, frozenset({(0, 1), (0, 2), (1, 1), (1, 2)}))
+    assert recoverable_cells(pattern_only) == {(0, 1): 4, (0, 2): 0, (1, 1): 22, (1, 2): 0}
     protected = suppress(t, K)
     assert_safe(protected)
+    assert len(protected.suppressed) > len(pattern_only.suppressed)
 
 
 def test_a_small_margin_is_suppressed():
