@@ -102,7 +102,7 @@ def _add_duration(start: dt.date, duration: Any) -> dt.date:
     return start + relativedelta(**{duration.unit: duration.amount})
 
 
-def _next_reference(country: str, year: int) -> str:
+def next_reference(country: str, year: int) -> str:
     counter, _created = CaseCounter.objects.select_for_update().get_or_create(country=country, year=year)
     CaseCounter.objects.filter(pk=counter.pk).update(last=F("last") + 1)
     counter.refresh_from_db(fields=["last"])
@@ -139,6 +139,8 @@ def _validate_intake(data: IntakeData, today: dt.date) -> None:
         raise DomainError(_("The date of birth cannot be in the future."), code="future_date")
     if data.date_of_birth and data.date_of_birth.year < today.year - 120:
         raise DomainError(_("The date of birth is more than 120 years ago."), code="invalid_date")
+    if data.first_contact_date and data.date_of_birth and data.first_contact_date < data.date_of_birth:
+        raise DomainError(_("The date of first contact cannot be before the date of birth."), code="invalid_date")
     if data.first_contact_date and data.first_contact_date > today:
         raise DomainError(_("The date of first contact cannot be in the future."), code="future_date")
     if data.age_estimate is not None and not 0 <= data.age_estimate <= 120:
@@ -188,7 +190,7 @@ def refer_person(
     )
     identity.index_person(person)
     case = Case.objects.create(
-        reference=_next_reference(profile.code, first_contact.year),
+        reference=next_reference(profile.code, first_contact.year),
         country=profile.code,
         person=person,
         referring_agency=referring_agency,

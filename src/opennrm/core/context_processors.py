@@ -19,6 +19,9 @@ def _nav(request: HttpRequest) -> dict[str, bool]:
         "refer": access.has(Perm.CASE_REFER),
         "queue": access.has(Perm.DECISION_MAKE),
         "inbox": access.has(Perm.REFERRAL_RESPOND),
+        "stats": access.has(Perm.STATS_VIEW),
+        "exchange": access.has(Perm.STATS_EXPORT)
+        or (access.has(Perm.CASE_EDIT) and access.has(Perm.CASE_VIEW_IDENTITY)),
         "shelters": any(access.has(p) for p in (Perm.SHELTER_OPERATE, Perm.SHELTER_OVERSEE, Perm.STATS_VIEW)),
         "inspections": any(
             m.agency.kind == "labour_inspection" for m in access.memberships_with(Perm.INSPECTION_RECORD)

@@ -798,10 +798,12 @@ def read_record(values: Mapping[str, Any], *, today: dt.date | None = None) -> t
     data.exploitation_forms = reader.multi(flat, "vic_TypeOfExploitation")
     data.first_contact_date = reader.date(flat, "cas_IncomingReferralDate")
     age = reader.age(flat, "vic_AgeWhenTrafficked")
-    if age is None and data.date_of_birth and data.first_contact_date:
+    if data.date_of_birth and data.first_contact_date:
         born, on = data.date_of_birth, data.first_contact_date
-        age = on.year - born.year - ((on.month, on.day) < (born.month, born.day))
-        age = age if age >= 0 else None
+        if born > on:
+            reader.problem("prs_Birthdate", "born_after_contact")
+        elif age is None:
+            age = on.year - born.year - ((on.month, on.day) < (born.month, born.day))
     data.age = age
 
     status = reader.picklist(flat, "cas_Status")

@@ -50,7 +50,7 @@ from opennrm.cases.models import (
     SupportPlanItem,
     TraffickingEvent,
 )
-from opennrm.cases.services import _next_reference
+from opennrm.cases.services import next_reference
 from opennrm.core import audit
 from opennrm.core.crypto import get_keyring
 from opennrm.core.errors import DomainError
@@ -76,6 +76,7 @@ _ISSUE_MESSAGES = {
     "bad_date": _("Not a date in the form YYYY-MM-DD."),
     "future_date": _("The date is in the future."),
     "too_old": _("The date of birth is more than %(maximum)s years ago."),
+    "born_after_contact": _("The date of birth is after the date of first contact."),
     "unknown_value": _("This value is not in the standard's list for this field."),
     "unknown_country": _("Not an ISO 3166-1 alpha-2 country code."),
     "unknown_language": _("Not an ISO 639 language code."),
@@ -483,7 +484,7 @@ def _reference(job: ImportJob, record_id: str, year: int) -> tuple[str, bool]:
         )
         CaseCounter.objects.filter(pk=counter.pk, last__lt=int(match[3])).update(last=int(match[3]))
         return record_id, True
-    return _next_reference(code, year), not (job.keep_references and record_id)
+    return next_reference(code, year), not (job.keep_references and record_id)
 
 
 def save_case(*, job: ImportJob, row: int, data: CaseData) -> tuple[Case, list[Problem]]:

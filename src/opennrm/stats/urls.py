@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import include, path
 
 from opennrm.stats import views
 
@@ -8,4 +8,5 @@ urlpatterns = [
     path("", views.dashboard_view, name="dashboard"),
     path("tables/<slug:key>.<slug:fmt>", views.download_view, name="download"),
     path("report/", views.report_view, name="report"),
+    path("", include("opennrm.stats.urls_exchange")),
 ]

@@ -141,6 +141,12 @@ def describe_event(event: CaseEvent) -> str:
     agency = str(d.get("agency_name") or d.get("to_agency") or d.get("agency") or "")
     service = str(d.get("service") or d.get("service_name") or "")
     kind = event.kind
+    if kind == "imported":
+        return _("%(who)s imported the case from a file (import %(import)s, row %(row)s).") % {
+            "who": who,
+            "import": d.get("import", ""),
+            "row": d.get("row", ""),
+        }
     if kind == "referred":
         text = _("%(who)s referred the person to %(owner)s.") % {
             "who": who,

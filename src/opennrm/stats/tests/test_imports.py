@@ -73,6 +73,8 @@ MALFORMED = [
     f"Irakli,Gogia,1980-09-09,Masculine,{RECENT},false,,,,,",
     # row 13: an event without its country
     f"Keti,Dolidze,1998-10-10,Feminine,{RECENT},true,,,,Transit,",
+    # row 14: born after the first contact
+    "Nato,Beridze,2024-01-01,Feminine,2023-06-01,true,,,,,",
 ]
 GOOD_ROWS = 2
 
@@ -116,7 +118,7 @@ def codes(job: ImportJob) -> set[tuple[int, str, str]]:
 def test_a_malformed_file_is_reported_row_by_row_and_its_good_rows_are_saved(worker, fund):
     job = run(worker, fund, malformed_bytes())
     assert job.status == ImportStatus.DONE
-    assert (job.total_rows, job.saved_rows, job.failed_rows, job.skipped_rows) == (11, GOOD_ROWS, 9, 0)
+    assert (job.total_rows, job.saved_rows, job.failed_rows, job.skipped_rows) == (12, GOOD_ROWS, 10, 0)
     assert sorted(Case.objects.values_list("person__birth_year", flat=True)) == [1990, 1996]
     assert codes(job) >= {
         (1, "vic_MethodOfControl", "unknown_column"),
@@ -131,6 +133,7 @@ def test_a_malformed_file_is_reported_row_by_row_and_its_good_rows_are_saved(wor
         (11, "prs_Gender", "unknown_value"),
         (12, "con_Consent", "consent_required"),
         (13, "hte_Country[1]", "required"),
+        (14, "prs_Birthdate", "born_after_contact"),
     }
     assert not any(row == 7 for row, _f, _c in codes(job))  # an empty row is no problem
     found = issues(job)
@@ -165,7 +168,7 @@ def test_rows_are_saved_through_the_same_encryption_and_audit_as_intake(worker, 
 def test_the_same_file_imported_again_saves_nothing_twice(worker, fund):
     run(worker, fund, malformed_bytes())
     again = run(worker, fund, malformed_bytes())
-    assert (again.saved_rows, again.skipped_rows, again.failed_rows) == (0, GOOD_ROWS, 9)
+    assert (again.saved_rows, again.skipped_rows, again.failed_rows) == (0, GOOD_ROWS, 10)
     assert Case.objects.count() == Person.objects.count() == GOOD_ROWS
     skipped = again.issues.filter(code="already_imported")
     assert sorted(skipped.values_list("row", flat=True)) == [2, 10]
@@ -390,7 +393,7 @@ def test_progress_fragment_polls_while_running_and_reloads_when_done(worker, fun
     run_import.call(job.public_id)
     done = client.get(url("exchange_import_progress", job.public_id) + "?was=active", HTTP_HX_REQUEST="true")
     assert done["HX-Refresh"] == "true" and "hx-trigger" not in done.content.decode()
-    assert '<progress max="11" value="11"' in done.content.decode()
+    assert '<progress max="12" value="12"' in done.content.decode()
 
 
 def test_a_row_saved_meanwhile_by_another_run_is_skipped_not_duplicated(worker, fund, monkeypatch):
