@@ -4,6 +4,7 @@ SHELL := /bin/bash
 PY := .venv/bin/python
 MANAGE := $(PY) manage.py
 TEST_INSTANCE := $(CURDIR)/build/test-instance
+PYTEST_WORKERS ?= 2
 
 .PHONY: help run test venv venv-dev system-deps messages check-messages lint typecheck migrations-check pytest pytest-postgres clean
 
@@ -54,12 +55,12 @@ migrations-check:
 pytest:
 	@echo "== tests on SQLite"
 	@OPENNRM_INSTANCE_DIR=$(TEST_INSTANCE) $(MANAGE) compilemessages --ignore=.venv -v 0
-	@env -u DATABASE_URL OPENNRM_INSTANCE_DIR=$(TEST_INSTANCE) .venv/bin/pytest $(PYTEST_ARGS)
+	@env -u DATABASE_URL OPENNRM_INSTANCE_DIR=$(TEST_INSTANCE) .venv/bin/pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
 pytest-postgres:
 	@if [ -n "$$TEST_DATABASE_URL" ]; then \
 	  echo "== tests on PostgreSQL"; \
-	  DATABASE_URL="$$TEST_DATABASE_URL" OPENNRM_INSTANCE_DIR=$(TEST_INSTANCE) .venv/bin/pytest $(PYTEST_ARGS); \
+	  DATABASE_URL="$$TEST_DATABASE_URL" OPENNRM_INSTANCE_DIR=$(TEST_INSTANCE) .venv/bin/pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS); \
 	else echo "== PostgreSQL: TEST_DATABASE_URL is not set, suite ran on SQLite only"; fi
 
 clean:
