@@ -9,4 +9,5 @@ urlpatterns = [
     path("tables/<slug:key>.<slug:fmt>", views.download_view, name="download"),
     path("report/", views.report_view, name="report"),
     path("", include("opennrm.stats.urls_exchange")),
+    path("", include("opennrm.stats.urls_release")),
 ]

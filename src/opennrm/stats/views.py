@@ -110,9 +110,9 @@ class FilterForm(forms.Form):
         )
 
 
-def _years(access: Access, requested: str | None) -> list[int]:
+def _years(access: Access, requested: str | None, years: list[int] | None = None) -> list[int]:
     """The years offered: those with data in scope; a year asked for by URL is accepted if it is plausible."""
-    years = available_years(access)
+    years = available_years(access) if years is None else years
     if requested and requested.isdigit() and 1990 <= int(requested) <= timezone.localdate().year:
         years = sorted({*years, int(requested)}, reverse=True)
     return years
@@ -179,13 +179,13 @@ def _key_figures(tables: dict[str, Table]) -> list[tuple[str, str]]:
 @require_GET
 def dashboard_view(request: HttpRequest) -> HttpResponse:
     access = _access(request)
-    form = FilterForm(request.GET or None, years=_years(access, request.GET.get("year")))
+    report_years = available_years(access)
+    form = FilterForm(request.GET or None, years=_years(access, request.GET.get("year"), report_years))
     filters = form.filters() if request.GET else Filters()
     tables = all_tables(access, filters)
     sections = [
         (heading, [_table_view(tables[key], filters) for key in keys]) for heading, keys in _sections()
     ]
-    report_years = available_years(access)
     last_year = timezone.localdate().year - 1
     return render(
         request,
