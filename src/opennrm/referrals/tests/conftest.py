@@ -1,6 +1,6 @@
-"""The referrals tests make several staff accounts per test (role matrices); Argon2 would make each cost about a
-second. Their passwords are never used (the tests log in with `logged_in_client`), so a fast hasher is enough
-here. Creates no data."""
+"""The catalogue is loaded by a data migration, but a transactional test elsewhere (browser journeys) empties
+every table when it ends; tests here that need the shipped catalogue restore it first (what the migration
+loads, nothing more)."""
 
 from __future__ import annotations
 
@@ -8,5 +8,9 @@ import pytest
 
 
 @pytest.fixture(autouse=True)
-def _fast_password_hasher(settings) -> None:
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+def _shipped_catalogue(request: pytest.FixtureRequest) -> None:
+    if request.node.get_closest_marker("django_db") or "db" in request.fixturenames:
+        request.getfixturevalue("db")
+        from opennrm.referrals.tests.factories import ensure_catalogue
+
+        ensure_catalogue()

@@ -66,8 +66,18 @@ def consent_to(case: Case, agency: Agency, *, actor: User | None = None) -> Cons
     )
 
 
+def ensure_catalogue() -> None:
+    """The data migration loads the catalogue, but a transactional test (browser journeys) empties every table
+    when it ends: later tests load it again, exactly as the migration does."""
+    if not ServiceType.objects.exists():
+        from opennrm.referrals import catalogue
+
+        catalogue.load(ServiceType, catalogue.read())
+
+
 def catalogue_service(code: str = "shelter", country: str = "GE") -> ServiceType:
-    """A service of the shipped catalogue (the data migration loads it into every database)."""
+    """A service of the shipped catalogue."""
+    ensure_catalogue()
     return ServiceType.objects.get(country=country, code=code)
 
 

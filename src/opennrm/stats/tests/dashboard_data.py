@@ -236,6 +236,9 @@ def build_world(*, seed: int = 20260, cases: int = 36, notifications: int = 12) 
         facts.compensations.append(CompensationFacts(fc, approved, paid, compensation.amount))
 
     # Referrals to services, in every status, some with deliveries.
+    from opennrm.referrals.tests.factories import ensure_catalogue
+
+    ensure_catalogue()
     services = {code: ServiceType.objects.get(country="GE", code=code) for code in ("shelter", "legal_aid")}
     for index, fc in enumerate(facts.cases):
         if index % 2:
