@@ -62,10 +62,10 @@ def _empty_audit_log_after_transactional_test(request: pytest.FixtureRequest) ->
         if connection.vendor == "postgresql":
             statements = [
                 f"ALTER TABLE {triggers.TABLE} DISABLE TRIGGER USER",
-                f"DELETE FROM {triggers.TABLE}",
+                f"DELETE FROM {triggers.TABLE}",  # noqa: S608 - a constant table name
                 f"ALTER TABLE {triggers.TABLE} ENABLE TRIGGER USER",
             ]
         else:
-            statements = [*triggers.SQLITE_REMOVE, f"DELETE FROM {triggers.TABLE}", *triggers.SQLITE_INSTALL]
+            statements = [*triggers.SQLITE_REMOVE, f"DELETE FROM {triggers.TABLE}", *triggers.SQLITE_INSTALL]  # noqa: S608
         for sql in statements:
             cursor.execute(sql)

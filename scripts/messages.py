@@ -24,10 +24,30 @@ LOCALE = PACKAGE / "locale"
 LANGUAGES = ["ka", "uk", "ru", "ro"]
 # Strings that are the same in every language: names, codes, symbols.
 SAME_IN_ALL = {
-    "OpenNRM", "API", "#", "ISO", "TOTP", "JSON", "CSV", "HTCDS", "—",
+    "OpenNRM",
+    "API",
+    "#",
+    "ISO",
+    "TOTP",
+    "JSON",
+    "CSV",
+    "HTCDS",
+    "—",
     # Brand names of apps (HTCDS recruitment and exploitation websites and apps).
-    "4Sale", "Facebook", "Facebook Messenger", "Instagram", "Line", "QQ", "QZone", "Telegram", "TikTok",
-    "Twitter", "Viber", "WeChat", "WhatsApp", "SnapChat",
+    "4Sale",
+    "Facebook",
+    "Facebook Messenger",
+    "Instagram",
+    "Line",
+    "QQ",
+    "QZone",
+    "Telegram",
+    "TikTok",
+    "Twitter",
+    "Viber",
+    "WeChat",
+    "WhatsApp",
+    "SnapChat",
 }
 PLACEHOLDER = re.compile(r"%\([a-z_]+\)[sd]|%[sd]|\{\{[^}]*\}\}|\{[a-z_]+\}")
 

@@ -75,8 +75,16 @@ VARIABLES: tuple[Var, ...] = (
     ),
     Var("OPENNRM_LOGIN_WINDOW_MINUTES", "15", "Window for counting failed logins."),
     Var("OPENNRM_MEDIA_DIR", "<instance>/media", "Folder for encrypted attachments."),
-    Var("OPENNRM_MAX_UPLOAD_MB", "10", "Largest attachment accepted, in megabytes (PDF, JPEG, PNG, plain text)."),
-    Var("OPENNRM_SCREENING_DIRS", "(empty)", "Extra folders (separated by `:`) of screening instrument files a country loads, beside the shipped ones."),
+    Var(
+        "OPENNRM_MAX_UPLOAD_MB",
+        "10",
+        "Largest attachment accepted, in megabytes (PDF, JPEG, PNG, plain text).",
+    ),
+    Var(
+        "OPENNRM_SCREENING_DIRS",
+        "(empty)",
+        "Extra folders (separated by `:`) of screening instrument files a country loads, beside the shipped ones.",
+    ),
     Var("OPENNRM_LOG_LEVEL", "INFO", "Log level of the structured (JSON) logs written to standard error."),
     Var(
         "OPENNRM_TIME_ZONE",

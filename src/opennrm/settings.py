@@ -12,7 +12,6 @@ from opennrm import instance
 from opennrm.conf import REPO_DIR, env, env_bool, env_int, env_list, instance_dir
 
 
-
 def _profile_time_zone(country: str) -> str:
     # Profiles are plain data files: reading one does not need Django set up. An unknown country is reported
     # at start-up by CoreConfig.ready().

@@ -68,8 +68,12 @@ class UserAdmin(AuditedModelAdmin, AdministratorOnlyAdmin, DjangoUserAdmin):
         response = super().user_change_password(request, id, form_url)
         if request.method == "POST" and response.status_code == 302:
             user = self.get_object(request, id)
-            audit.record(actor=request.user, action="accounts.user.password_changed", target=user,  # type: ignore[arg-type]
-                         details={"via": "admin"})
+            audit.record(
+                actor=request.user,
+                action="accounts.user.password_changed",
+                target=user,  # type: ignore[arg-type]
+                details={"via": "admin"},
+            )
         return response
 
 

@@ -42,7 +42,10 @@ class Perm(models.TextChoices):
     COMPENSATION_APPROVE = "compensation.approve", _("Approve and record compensation")
     INSPECTION_RECORD = "inspection.record", _("Record labour inspections and screen workers on site")
     SHELTER_OPERATE = "shelter.operate", _("Admit, transfer and discharge residents of the agency's shelters")
-    SHELTER_OVERSEE = "shelter.oversee", _("Oversee shelters: occupancy, stay extensions, over-capacity admissions")
+    SHELTER_OVERSEE = (
+        "shelter.oversee",
+        _("Oversee shelters: occupancy, stay extensions, over-capacity admissions"),
+    )
     STATS_VIEW = "stats.view", _("See aggregate statistics")
     STATS_EXPORT = "stats.export", _("Export de-identified data and publish releases")
     PROGRAMME_MANAGE = "programme.manage", _("Manage action plans, grants and events")

@@ -92,7 +92,9 @@ def logout_everywhere(*, actor: User) -> None:
     actor.refresh_from_db(fields=["session_epoch"])
     # A lost or stolen device may hold a token too: "everywhere" includes the API.
     revoked = ApiToken.objects.filter(user=actor, revoked_at__isnull=True).update(revoked_at=timezone.now())
-    audit.record(actor=actor, action="user.logout_everywhere", target=actor, details={"tokens_revoked": revoked})
+    audit.record(
+        actor=actor, action="user.logout_everywhere", target=actor, details={"tokens_revoked": revoked}
+    )
 
 
 TOKEN_PREFIX = "onrm"  # noqa: S105 - a public marker, not a secret

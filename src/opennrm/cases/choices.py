@@ -61,8 +61,16 @@ class AgeGroup(models.TextChoices):
     UNKNOWN = "unknown", _("Unknown")
 
 
-_BINS = [(8, AgeGroup.A0_8), (17, AgeGroup.A9_17), (20, AgeGroup.A18_20), (23, AgeGroup.A21_23),
-         (26, AgeGroup.A24_26), (29, AgeGroup.A27_29), (38, AgeGroup.A30_38), (47, AgeGroup.A39_47)]
+_BINS = [
+    (8, AgeGroup.A0_8),
+    (17, AgeGroup.A9_17),
+    (20, AgeGroup.A18_20),
+    (23, AgeGroup.A21_23),
+    (26, AgeGroup.A24_26),
+    (29, AgeGroup.A27_29),
+    (38, AgeGroup.A30_38),
+    (47, AgeGroup.A39_47),
+]
 
 
 def age_group(age: int | None) -> AgeGroup:

@@ -1,4 +1,3 @@
-# ruff: noqa: RUF001 - the names are written in Georgian, Cyrillic and Latin scripts on purpose
 """Demo cases: a Georgian mechanism at work over the last three years (generated people, never real ones).
 
 `build_demo_cases()` lives every case through the same services as a real one (`refer_person`,

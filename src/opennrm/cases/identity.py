@@ -55,17 +55,32 @@ def index_entries(person: Person) -> set[tuple[str, str]]:
     for name in names:
         entries.add((IdentityIndex.Kind.NAME, blind_index(name, purpose=PURPOSE[IdentityIndex.Kind.NAME])))
         if person.date_of_birth:
-            entries.add((IdentityIndex.Kind.NAME_DOB, blind_index_parts(
-                name, person.date_of_birth.isoformat(), purpose=PURPOSE[IdentityIndex.Kind.NAME_DOB])))
+            entries.add(
+                (
+                    IdentityIndex.Kind.NAME_DOB,
+                    blind_index_parts(
+                        name, person.date_of_birth.isoformat(), purpose=PURPOSE[IdentityIndex.Kind.NAME_DOB]
+                    ),
+                )
+            )
     for token in name_tokens(*names):
         key = sound_key(token)
         if key:
-            entries.add((IdentityIndex.Kind.NAME_TOKEN, blind_index(key, purpose=PURPOSE[IdentityIndex.Kind.NAME_TOKEN])))
+            entries.add(
+                (
+                    IdentityIndex.Kind.NAME_TOKEN,
+                    blind_index(key, purpose=PURPOSE[IdentityIndex.Kind.NAME_TOKEN]),
+                )
+            )
     for doc in person.documents:
         number = str(doc.get("number", ""))
         if number.strip():
-            entries.add((IdentityIndex.Kind.DOCUMENT,
-                         blind_index(number, purpose=PURPOSE[IdentityIndex.Kind.DOCUMENT], document=True)))
+            entries.add(
+                (
+                    IdentityIndex.Kind.DOCUMENT,
+                    blind_index(number, purpose=PURPOSE[IdentityIndex.Kind.DOCUMENT], document=True),
+                )
+            )
     return {(k, d) for k, d in entries if d}
 
 
@@ -121,8 +136,13 @@ FUZZY_THRESHOLD = 0.88
 
 
 def find_candidates(
-    *, given_name: str, family_name: str = "", date_of_birth: dt.date | None = None,
-    document_numbers: Iterable[str] = (), exclude_person: Person | None = None, limit: int = 10,
+    *,
+    given_name: str,
+    family_name: str = "",
+    date_of_birth: dt.date | None = None,
+    document_numbers: Iterable[str] = (),
+    exclude_person: Person | None = None,
+    limit: int = 10,
 ) -> list[Candidate]:
     """Possible existing cases of this person, across the whole instance (the caller decides what to show)."""
     name = full_name(given_name, family_name)
@@ -130,20 +150,31 @@ def find_candidates(
     for number in document_numbers:
         if number.strip():
             digest = blind_index(number, purpose=PURPOSE[IdentityIndex.Kind.DOCUMENT], document=True)
-            for pid in IdentityIndex.objects.filter(kind=IdentityIndex.Kind.DOCUMENT, digest=digest).values_list("person_id", flat=True):
+            for pid in IdentityIndex.objects.filter(
+                kind=IdentityIndex.Kind.DOCUMENT, digest=digest
+            ).values_list("person_id", flat=True):
                 exact.setdefault(pid, "document")
     if name and date_of_birth:
-        digest = blind_index_parts(name, date_of_birth.isoformat(), purpose=PURPOSE[IdentityIndex.Kind.NAME_DOB])
-        for pid in IdentityIndex.objects.filter(kind=IdentityIndex.Kind.NAME_DOB, digest=digest).values_list("person_id", flat=True):
+        digest = blind_index_parts(
+            name, date_of_birth.isoformat(), purpose=PURPOSE[IdentityIndex.Kind.NAME_DOB]
+        )
+        for pid in IdentityIndex.objects.filter(kind=IdentityIndex.Kind.NAME_DOB, digest=digest).values_list(
+            "person_id", flat=True
+        ):
             exact.setdefault(pid, "name_dob")
-    keys = [blind_index(sound_key(t), purpose=PURPOSE[IdentityIndex.Kind.NAME_TOKEN]) for t in name_tokens(name)]
+    keys = [
+        blind_index(sound_key(t), purpose=PURPOSE[IdentityIndex.Kind.NAME_TOKEN]) for t in name_tokens(name)
+    ]
     keys = [k for k in keys if k]
     fuzzy_ids: set[int] = set()
     if keys:
         rows = IdentityIndex.objects.filter(kind=IdentityIndex.Kind.NAME_TOKEN, digest__in=keys)
         people = Person.objects.filter(pk__in=rows.values("person_id"))
         if date_of_birth:
-            people = people.filter(Q(birth_year__isnull=True) | Q(birth_year__range=(date_of_birth.year - 1, date_of_birth.year + 1)))
+            people = people.filter(
+                Q(birth_year__isnull=True)
+                | Q(birth_year__range=(date_of_birth.year - 1, date_of_birth.year + 1))
+            )
         fuzzy_ids = set(people.values_list("pk", flat=True)[:200])
     if exclude_person is not None:
         exact.pop(exclude_person.pk, None)
@@ -158,7 +189,11 @@ def find_candidates(
         if score >= FUZZY_THRESHOLD:
             scored[person.pk] = (round(score, 3), False, "similar")
     cases = Case.objects.filter(person_id__in=scored).select_related("owning_agency").order_by("-created_at")
-    found = [Candidate(case=c, score=scored[c.person_id][0], exact=scored[c.person_id][1],
-                       reason=scored[c.person_id][2]) for c in cases]
+    found = [
+        Candidate(
+            case=c, score=scored[c.person_id][0], exact=scored[c.person_id][1], reason=scored[c.person_id][2]
+        )
+        for c in cases
+    ]
     found.sort(key=lambda c: (-c.score, c.case.reference))
     return found[:limit]

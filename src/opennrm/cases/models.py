@@ -47,7 +47,10 @@ class Person(BaseModel):
     address = EncryptedTextField(_("address"), blank=True)
     # In clear, for statistics only (no person can be picked out by these alone).
     sex = models.CharField(
-        _("sex / gender"), max_length=32, choices=htcds_snake_choices("prs_Gender"), default="non_specified_unknown"
+        _("sex / gender"),
+        max_length=32,
+        choices=htcds_snake_choices("prs_Gender"),
+        default="non_specified_unknown",
     )
     birth_year = models.PositiveSmallIntegerField(_("year of birth"), null=True, blank=True)
     citizenship = models.CharField(_("citizenship"), max_length=2, blank=True, help_text=_("ISO 3166-1 code"))
@@ -102,10 +105,17 @@ class CaseCounter(models.Model):
 class Case(BaseModel):
     reference = models.CharField(_("reference"), max_length=20, unique=True)
     country = models.CharField(_("country"), max_length=2)
-    person = models.ForeignKey(Person, on_delete=models.PROTECT, related_name="cases", verbose_name=_("person"))
-    status = models.CharField(_("status"), max_length=20, choices=CaseStatus.choices, default=CaseStatus.REFERRED)
+    person = models.ForeignKey(
+        Person, on_delete=models.PROTECT, related_name="cases", verbose_name=_("person")
+    )
+    status = models.CharField(
+        _("status"), max_length=20, choices=CaseStatus.choices, default=CaseStatus.REFERRED
+    )
     trafficking_status = models.CharField(
-        _("trafficking status"), max_length=40, choices=TraffickingStatus.choices, default=TraffickingStatus.POSSIBLE
+        _("trafficking status"),
+        max_length=40,
+        choices=TraffickingStatus.choices,
+        default=TraffickingStatus.POSSIBLE,
     )
     referring_agency = models.ForeignKey(
         Agency, on_delete=models.PROTECT, related_name="referred_cases", verbose_name=_("referring agency")
@@ -114,35 +124,51 @@ class Case(BaseModel):
         Agency, on_delete=models.PROTECT, related_name="owned_cases", verbose_name=_("owning agency")
     )
     case_worker = models.ForeignKey(
-        USER, on_delete=models.PROTECT, null=True, blank=True, related_name="assigned_cases",
+        USER,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="assigned_cases",
         verbose_name=_("case worker"),
     )
     created_by = models.ForeignKey(USER, on_delete=models.PROTECT, related_name="created_cases")
     first_contact_date = models.DateField(_("date of first contact"))
     region = models.CharField(_("region"), max_length=10, blank=True)
     age_at_exploitation = models.PositiveSmallIntegerField(_("age when exploited"), null=True, blank=True)
-    age_group = models.CharField(_("age group"), max_length=8, choices=AgeGroup.choices, default=AgeGroup.UNKNOWN)
+    age_group = models.CharField(
+        _("age group"), max_length=8, choices=AgeGroup.choices, default=AgeGroup.UNKNOWN
+    )
     is_child = models.BooleanField(_("child"), default=False)
     guardian = EncryptedTextField(_("guardian"), blank=True)
     # HTCDS victim context (multi-selects as lists of picklist values; forms of exploitation also in
     # CaseExploitation for filtering and statistics).
     forced_labour_industry = models.CharField(
-        _("forced labour industry"), max_length=80, blank=True, choices=htcds_snake_choices("vic_ForcedLabourIndustry")
+        _("forced labour industry"),
+        max_length=80,
+        blank=True,
+        choices=htcds_snake_choices("vic_ForcedLabourIndustry"),
     )
     sexual_exploitation_types = models.JSONField(_("type of sexual exploitation"), default=list, blank=True)
     methods_of_control = models.JSONField(_("methods of control"), default=list, blank=True)
     methods_of_recruitment = models.JSONField(_("methods of recruitment"), default=list, blank=True)
     relationship_to_trafficker = models.CharField(
-        _("relationship to trafficker"), max_length=20, blank=True, choices=htcds_snake_choices("vic_RelationshipToTrafficker")
+        _("relationship to trafficker"),
+        max_length=20,
+        blank=True,
+        choices=htcds_snake_choices("vic_RelationshipToTrafficker"),
     )
     perpetrator_roles = models.JSONField(_("perpetrator roles"), default=list, blank=True)
     narrative = EncryptedTextField(_("what happened"), blank=True)
-    reflection_period_ends = models.DateField(_("end of recovery and reflection period"), null=True, blank=True)
+    reflection_period_ends = models.DateField(
+        _("end of recovery and reflection period"), null=True, blank=True
+    )
     identified_at = models.DateTimeField(_("identified"), null=True, blank=True)
     identification_route = models.CharField(_("identification route"), max_length=40, blank=True)
     status_valid_until = models.DateField(_("status valid until"), null=True, blank=True)
     closed_at = models.DateTimeField(_("closed"), null=True, blank=True)
-    closure_reason = models.CharField(_("closure reason"), max_length=32, blank=True, choices=ClosureReason.choices)
+    closure_reason = models.CharField(
+        _("closure reason"), max_length=32, blank=True, choices=ClosureReason.choices
+    )
     follow_up_date = models.DateField(_("follow-up date"), null=True, blank=True)
     # Optimistic locking: every write checks and increments it.
     version = models.PositiveIntegerField(default=1)
@@ -163,7 +189,9 @@ class Case(BaseModel):
 
 class CaseExploitation(models.Model):
     case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="exploitation_forms")
-    form = models.CharField(_("form of exploitation"), max_length=48, choices=htcds_snake_choices("vic_TypeOfExploitation"))
+    form = models.CharField(
+        _("form of exploitation"), max_length=48, choices=htcds_snake_choices("vic_TypeOfExploitation")
+    )
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["case", "form"], name="cases_exploitation_unique")]
@@ -195,8 +223,12 @@ class Consent(BaseModel):
 
     case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="consents")
     purpose = models.CharField(_("purpose"), max_length=20, choices=ConsentPurpose.choices)
-    agency = models.ForeignKey(Agency, on_delete=models.PROTECT, null=True, blank=True, verbose_name=_("agency"))
-    basis = models.CharField(_("basis"), max_length=24, choices=ConsentBasis.choices, default=ConsentBasis.CONSENT)
+    agency = models.ForeignKey(
+        Agency, on_delete=models.PROTECT, null=True, blank=True, verbose_name=_("agency")
+    )
+    basis = models.CharField(
+        _("basis"), max_length=24, choices=ConsentBasis.choices, default=ConsentBasis.CONSENT
+    )
     given = models.BooleanField(_("given"))
     recorded_by = models.ForeignKey(USER, on_delete=models.PROTECT, related_name="+")
     justification = EncryptedTextField(_("justification"), blank=True)
@@ -239,7 +271,9 @@ class Decision(BaseModel):
     deadline_at = models.DateTimeField(_("deadline"))
     deadline_rule = models.CharField(_("deadline rule"), max_length=80)
     is_appeal = models.BooleanField(_("appeal"), default=False)
-    appeal_of = models.ForeignKey("self", on_delete=models.PROTECT, null=True, blank=True, related_name="appeals")
+    appeal_of = models.ForeignKey(
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="appeals"
+    )
     outcome = models.CharField(_("outcome"), max_length=10, blank=True, choices=DecisionOutcome.choices)
     decided_at = models.DateTimeField(_("decided"), null=True, blank=True)
     decided_by = models.ForeignKey(USER, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
@@ -349,7 +383,9 @@ class Notification(BaseModel):
     region = models.CharField(_("region"), max_length=10, blank=True)
     first_contact_date = models.DateField(_("date of first contact"))
     sex = models.CharField(_("sex / gender"), max_length=32, choices=htcds_snake_choices("prs_Gender"))
-    age_group = models.CharField(_("age group"), max_length=8, choices=AgeGroup.choices, default=AgeGroup.UNKNOWN)
+    age_group = models.CharField(
+        _("age group"), max_length=8, choices=AgeGroup.choices, default=AgeGroup.UNKNOWN
+    )
     citizenship = models.CharField(_("citizenship"), max_length=2, blank=True)
     exploitation_forms = models.JSONField(_("forms of exploitation"), default=list, blank=True)
     exploitation_country = models.CharField(_("country of exploitation"), max_length=2, blank=True)

@@ -13,8 +13,15 @@ from opennrm.accounts.access import Access
 from opennrm.accounts.roles import Perm, Scope
 from opennrm.cases.models import Case, Decision
 
-
-IDENTITY_FIELDS = ("given_name", "family_name", "other_names", "date_of_birth", "documents", "contacts", "address")
+IDENTITY_FIELDS = (
+    "given_name",
+    "family_name",
+    "other_names",
+    "date_of_birth",
+    "documents",
+    "contacts",
+    "address",
+)
 
 
 def scope_filter(access: Access, perm: Perm) -> Q | None:
@@ -36,7 +43,9 @@ def visible_cases(access: Access) -> QuerySet[Case]:
     (national scope). An agency that a case was referred to for a service does NOT see the case: it sees the
     referral, and through it only what the service needs (`opennrm.referrals.selectors.provider_view`)."""
     conditions = [
-        c for c in (scope_filter(access, Perm.CASE_VIEW), scope_filter(access, Perm.CASE_REFER)) if c is not None
+        c
+        for c in (scope_filter(access, Perm.CASE_VIEW), scope_filter(access, Perm.CASE_REFER))
+        if c is not None
     ]
     if not conditions:
         return Case.objects.none()
@@ -51,7 +60,11 @@ def can_read_identity(access: Access, case: Case) -> bool:
     condition = scope_filter(access, Perm.CASE_VIEW_IDENTITY)
     if condition is not None and Case.objects.filter(condition, pk=case.pk).exists():
         return True
-    return access.has(Perm.CASE_REFER) and case.created_by_id == access.user_id and not access.has(Perm.CASE_VIEW)
+    return (
+        access.has(Perm.CASE_REFER)
+        and case.created_by_id == access.user_id
+        and not access.has(Perm.CASE_VIEW)
+    )
 
 
 def can_edit(access: Access, case: Case) -> bool:
@@ -85,7 +98,9 @@ def decision_queue(access: Access, *, now: datetime | None = None) -> list[Queue
         .order_by("deadline_at")
     )
     return [
-        QueueItem(decision=d, overdue=d.deadline_at < now, remaining_seconds=(d.deadline_at - now).total_seconds())
+        QueueItem(
+            decision=d, overdue=d.deadline_at < now, remaining_seconds=(d.deadline_at - now).total_seconds()
+        )
         for d in decisions
     ]
 

@@ -67,8 +67,10 @@ def _check_codes(picklist: str, values: Iterable[str], label: str | Promise) -> 
 def _check_country(code: str, label: str | Promise) -> str:
     code = (code or "").upper()
     if code and not is_valid_country(code):
-        raise DomainError(_("Unknown country code for %(field)s: %(code)s") % {"field": label, "code": code},
-                          code="unknown_code")
+        raise DomainError(
+            _("Unknown country code for %(field)s: %(code)s") % {"field": label, "code": code},
+            code="unknown_code",
+        )
     return code
 
 
@@ -76,7 +78,9 @@ def _check_languages(codes: Iterable[str]) -> list[str]:
     codes = [c.strip().lower() for c in codes if c and c.strip()]
     unknown = [c for c in codes if not is_valid_language(c)]
     if unknown:
-        raise DomainError(_("Unknown language code: %(codes)s") % {"codes": ", ".join(unknown)}, code="unknown_code")
+        raise DomainError(
+            _("Unknown language code: %(codes)s") % {"codes": ", ".join(unknown)}, code="unknown_code"
+        )
     return codes
 
 
@@ -133,14 +137,21 @@ class IntakeData:
 
 def _validate_intake(data: IntakeData, today: dt.date) -> None:
     if not data.given_name.strip():
-        raise DomainError(_("A given name is needed to refer a person. Without consent, file an anonymous "
-                            "notification instead."), code="required")
+        raise DomainError(
+            _(
+                "A given name is needed to refer a person. Without consent, file an anonymous "
+                "notification instead."
+            ),
+            code="required",
+        )
     if data.date_of_birth and data.date_of_birth > today:
         raise DomainError(_("The date of birth cannot be in the future."), code="future_date")
     if data.date_of_birth and data.date_of_birth.year < today.year - 120:
         raise DomainError(_("The date of birth is more than 120 years ago."), code="invalid_date")
     if data.first_contact_date and data.date_of_birth and data.first_contact_date < data.date_of_birth:
-        raise DomainError(_("The date of first contact cannot be before the date of birth."), code="invalid_date")
+        raise DomainError(
+            _("The date of first contact cannot be before the date of birth."), code="invalid_date"
+        )
     if data.first_contact_date and data.first_contact_date > today:
         raise DomainError(_("The date of first contact cannot be in the future."), code="future_date")
     if data.age_estimate is not None and not 0 <= data.age_estimate <= 120:
@@ -171,8 +182,10 @@ def refer_person(
     is_child = age is not None and age < CHILD_AGE
     if not is_child and not consent_given:
         raise DomainError(
-            _("An adult who does not consent cannot be referred with their identity. File an anonymous "
-              "notification instead."),
+            _(
+                "An adult who does not consent cannot be referred with their identity. File an anonymous "
+                "notification instead."
+            ),
             code="consent_required",
         )
     profile = active_profile()
@@ -181,7 +194,8 @@ def refer_person(
         family_name=data.family_name.strip(),
         date_of_birth=data.date_of_birth,
         documents=[{"type": data.document_type or "other", "number": data.document_number.strip()}]
-        if data.document_number.strip() else [],
+        if data.document_number.strip()
+        else [],
         contacts=[{"kind": "phone", "value": data.phone.strip()}] if data.phone.strip() else [],
         sex=data.sex,
         birth_year=data.date_of_birth.year if data.date_of_birth else None,
@@ -205,18 +219,38 @@ def refer_person(
         narrative=data.narrative.strip(),
         reflection_period_ends=profile.reflection_period_end(first_contact),
     )
-    CaseExploitation.objects.bulk_create([CaseExploitation(case=case, form=f) for f in set(data.exploitation_forms)])
+    CaseExploitation.objects.bulk_create(
+        [CaseExploitation(case=case, form=f) for f in set(data.exploitation_forms)]
+    )
     if data.exploitation_country:
-        TraffickingEvent.objects.create(case=case, type=choices.EventType.EXPLOITATION,
-                                        country=data.exploitation_country.upper())
+        TraffickingEvent.objects.create(
+            case=case, type=choices.EventType.EXPLOITATION, country=data.exploitation_country.upper()
+        )
     basis = ConsentBasis.CONSENT if consent_given else ConsentBasis.CHILD_BEST_INTERESTS
-    Consent.objects.create(case=case, purpose=ConsentPurpose.DATA_PROCESSING, given=consent_given or is_child,
-                           basis=basis, recorded_by=actor)
-    audit.record(actor=actor, action="case.referred", target=case, agency=referring_agency,
-                 details={"child": is_child, "consent_basis": basis})
+    Consent.objects.create(
+        case=case,
+        purpose=ConsentPurpose.DATA_PROCESSING,
+        given=consent_given or is_child,
+        basis=basis,
+        recorded_by=actor,
+    )
+    audit.record(
+        actor=actor,
+        action="case.referred",
+        target=case,
+        agency=referring_agency,
+        details={"child": is_child, "consent_basis": basis},
+    )
     _event(case, actor, "referred", agency=referring_agency, owning_agency=owning_agency.name, child=is_child)
-    _event(case, actor, "consent", agency=referring_agency, purpose=ConsentPurpose.DATA_PROCESSING,
-           given=consent_given or is_child, basis=basis)
+    _event(
+        case,
+        actor,
+        "consent",
+        agency=referring_agency,
+        purpose=ConsentPurpose.DATA_PROCESSING,
+        given=consent_given or is_child,
+        basis=basis,
+    )
     return case
 
 
@@ -239,8 +273,10 @@ def notify_anonymously(
     if age is not None and not 0 <= age <= 120:
         raise DomainError(_("The age must be between 0 and 120."), code="invalid_age")
     if age is not None and age < CHILD_AGE:
-        raise DomainError(_("A child is always referred, in their best interests: use the referral form."),
-                          code="child_needs_referral")
+        raise DomainError(
+            _("A child is always referred, in their best interests: use the referral form."),
+            code="child_needs_referral",
+        )
     forms = _check_codes("vic_TypeOfExploitation", exploitation_forms, _("form of exploitation"))
     _check_codes("prs_Gender", [sex], _("sex / gender"))
     notification = Notification.objects.create(
@@ -262,8 +298,15 @@ def notify_anonymously(
 # --- editing with optimistic locking --------------------------------------------------------------
 
 CASE_EDITABLE = {
-    "region", "forced_labour_industry", "sexual_exploitation_types", "methods_of_control",
-    "methods_of_recruitment", "relationship_to_trafficker", "perpetrator_roles", "narrative", "guardian",
+    "region",
+    "forced_labour_industry",
+    "sexual_exploitation_types",
+    "methods_of_control",
+    "methods_of_recruitment",
+    "relationship_to_trafficker",
+    "perpetrator_roles",
+    "narrative",
+    "guardian",
     "case_worker",
 }
 MULTI_PICKLISTS = {
@@ -284,8 +327,10 @@ def _bump_version(case: Case, expected_version: int) -> None:
     )
     if updated != 1:
         raise ConcurrentEditError(
-            _("Someone else changed this case while you were editing it. Your changes were not saved: reload "
-              "the case, check their changes, and make yours again."),
+            _(
+                "Someone else changed this case while you were editing it. Your changes were not saved: reload "
+                "the case, check their changes, and make yours again."
+            ),
             code="concurrent_edit",
         )
     case.version = expected_version + 1
@@ -293,7 +338,11 @@ def _bump_version(case: Case, expected_version: int) -> None:
 
 @transaction.atomic
 def update_case(
-    *, actor: User, case: Case, expected_version: int, changes: dict[str, Any],
+    *,
+    actor: User,
+    case: Case,
+    expected_version: int,
+    changes: dict[str, Any],
     exploitation_forms: list[str] | None = None,
 ) -> Case:
     unknown = set(changes) - CASE_EDITABLE
@@ -330,10 +379,23 @@ def update_case(
 
 @transaction.atomic
 def update_identity(*, actor: User, case: Case, expected_version: int, changes: dict[str, Any]) -> Person:
-    allowed = {"given_name", "family_name", "other_names", "date_of_birth", "documents", "contacts", "address",
-               "sex", "citizenship", "other_citizenships", "languages"}
+    allowed = {
+        "given_name",
+        "family_name",
+        "other_names",
+        "date_of_birth",
+        "documents",
+        "contacts",
+        "address",
+        "sex",
+        "citizenship",
+        "other_citizenships",
+        "languages",
+    }
     if set(changes) - allowed:
-        raise DomainError(_("These fields cannot be changed here: %(f)s") % {"f": ", ".join(sorted(set(changes) - allowed))})
+        raise DomainError(
+            _("These fields cannot be changed here: %(f)s") % {"f": ", ".join(sorted(set(changes) - allowed))}
+        )
     _open_case(case)
     born = changes.get("date_of_birth")
     if born and born > timezone.localdate():
@@ -343,7 +405,9 @@ def update_identity(*, actor: User, case: Case, expected_version: int, changes: 
     if "languages" in changes:
         changes["languages"] = _check_languages(changes["languages"])
     if "other_citizenships" in changes:
-        changes["other_citizenships"] = [_check_country(c, _("citizenship")) for c in changes["other_citizenships"]]
+        changes["other_citizenships"] = [
+            _check_country(c, _("citizenship")) for c in changes["other_citizenships"]
+        ]
     for name in ("other_names", "documents", "contacts"):
         if name in changes and not isinstance(changes[name], list):
             raise DomainError(_("%(field)s must be a list.") % {"field": name}, code="invalid")
@@ -377,8 +441,14 @@ def has_consent(case: Case, purpose: ConsentPurpose, agency: Agency | None = Non
 
 @transaction.atomic
 def record_consent(
-    *, actor: User, case: Case, purpose: ConsentPurpose, given: bool, agency: Agency | None = None,
-    basis: ConsentBasis = ConsentBasis.CONSENT, justification: str = "",
+    *,
+    actor: User,
+    case: Case,
+    purpose: ConsentPurpose,
+    given: bool,
+    agency: Agency | None = None,
+    basis: ConsentBasis = ConsentBasis.CONSENT,
+    justification: str = "",
 ) -> Consent:
     if purpose == ConsentPurpose.REFERRAL and agency is None:
         raise DomainError(_("A consent to a referral names the agency it is for."), code="agency_required")
@@ -387,13 +457,38 @@ def record_consent(
     if basis in (ConsentBasis.CHILD_BEST_INTERESTS, ConsentBasis.GUARDIAN) and not case.is_child:
         raise DomainError(_("This basis applies to children only."), code="invalid_basis")
     if basis == ConsentBasis.LEGAL_OBLIGATION and not justification.strip():
-        raise DomainError(_("Say which legal provision allows this without consent."), code="justification_required")
-    consent = Consent.objects.create(case=case, purpose=purpose, given=given, agency=agency, basis=basis,
-                                     recorded_by=actor, justification=justification.strip())
-    audit.record(actor=actor, action="consent.recorded", target=case,
-                 details={"purpose": purpose, "given": given, "basis": basis,
-                          "agency": agency.public_id if agency else ""})
-    _event(case, actor, "consent", purpose=purpose, given=given, basis=basis, agency_name=agency.name if agency else "")
+        raise DomainError(
+            _("Say which legal provision allows this without consent."), code="justification_required"
+        )
+    consent = Consent.objects.create(
+        case=case,
+        purpose=purpose,
+        given=given,
+        agency=agency,
+        basis=basis,
+        recorded_by=actor,
+        justification=justification.strip(),
+    )
+    audit.record(
+        actor=actor,
+        action="consent.recorded",
+        target=case,
+        details={
+            "purpose": purpose,
+            "given": given,
+            "basis": basis,
+            "agency": agency.public_id if agency else "",
+        },
+    )
+    _event(
+        case,
+        actor,
+        "consent",
+        purpose=purpose,
+        given=given,
+        basis=basis,
+        agency_name=agency.name if agency else "",
+    )
     return consent
 
 
@@ -409,7 +504,9 @@ def withdraw_consent(*, actor: User, consent: Consent) -> Consent:
         raise DomainError(_("This consent was already withdrawn."), code="already_withdrawn")
     consent.withdrawn_at = timezone.now()
     consent.save(update_fields=["withdrawn_at", "updated_at"])
-    audit.record(actor=actor, action="consent.withdrawn", target=consent.case, details={"purpose": consent.purpose})
+    audit.record(
+        actor=actor, action="consent.withdrawn", target=consent.case, details={"purpose": consent.purpose}
+    )
     _event(consent.case, actor, "consent_withdrawn", purpose=consent.purpose)
     for hook in consent_withdrawn_hooks:
         hook(actor=actor, consent=consent)
@@ -421,31 +518,58 @@ def withdraw_consent(*, actor: User, consent: Consent) -> Consent:
 
 @transaction.atomic
 def record_screening(
-    *, actor: User, case: Case, instrument_id: str, instrument_version: str, list_id: str, found: Iterable[str],
+    *,
+    actor: User,
+    case: Case,
+    instrument_id: str,
+    instrument_version: str,
+    list_id: str,
+    found: Iterable[str],
     notes: str = "",
 ) -> Screening:
     from opennrm.cases import screening as instruments
 
     if case.status not in (CaseStatus.REFERRED, CaseStatus.SCREENED):
-        raise DomainError(_("This case can no longer be screened: its decision was requested."), code="invalid_state")
+        raise DomainError(
+            _("This case can no longer be screened: its decision was requested."), code="invalid_state"
+        )
     try:
         instrument = instruments.get_instrument(instrument_id, instrument_version)
         result = instruments.evaluate(instrument=instrument, list_id=list_id, found=set(found))
     except (LookupError, ValueError) as exc:
-        raise DomainError(_("The screening could not be recorded: %(error)s") % {"error": exc}, code="invalid") from exc
+        raise DomainError(
+            _("The screening could not be recorded: %(error)s") % {"error": exc}, code="invalid"
+        ) from exc
     data = result.as_dict()
     screening = Screening.objects.create(
-        case=case, instrument_id=instrument.id, instrument_version=instrument.version,
-        instrument_digest=instrument.digest, list_id=list_id, found=sorted(set(found)), result=data,
-        conclusion=str(data["conclusion"]), screened_by=actor, notes=notes.strip(),
+        case=case,
+        instrument_id=instrument.id,
+        instrument_version=instrument.version,
+        instrument_digest=instrument.digest,
+        list_id=list_id,
+        found=sorted(set(found)),
+        result=data,
+        conclusion=str(data["conclusion"]),
+        screened_by=actor,
+        notes=notes.strip(),
     )
     check_transition(case.status, CaseStatus.SCREENED)
     case.status = CaseStatus.SCREENED
     case.save(update_fields=["status", "updated_at"])
-    audit.record(actor=actor, action="case.screened", target=case,
-                 details={"instrument": f"{instrument.id}@{instrument.version}", "conclusion": screening.conclusion})
-    _event(case, actor, "screened", instrument=instrument.id, version=instrument.version,
-           conclusion=screening.conclusion)
+    audit.record(
+        actor=actor,
+        action="case.screened",
+        target=case,
+        details={"instrument": f"{instrument.id}@{instrument.version}", "conclusion": screening.conclusion},
+    )
+    _event(
+        case,
+        actor,
+        "screened",
+        instrument=instrument.id,
+        version=instrument.version,
+        conclusion=screening.conclusion,
+    )
     return screening
 
 
@@ -459,40 +583,64 @@ def request_decision(*, actor: User, case: Case, route: str, appeal_of: Decision
     try:
         profile.authority(route)
     except LookupError:
-        raise DomainError(_("Unknown identification route: %(route)s") % {"route": route}, code="unknown_code") from None
+        raise DomainError(
+            _("Unknown identification route: %(route)s") % {"route": route}, code="unknown_code"
+        ) from None
     if case.status == CaseStatus.CLOSED:
         raise DomainError(_("A decision cannot be requested on a closed case."), code="closed")
     if appeal_of is None and case.status == CaseStatus.NOT_IDENTIFIED:
-        raise DomainError(_("The status was refused: lodge an appeal against the refusal instead."), code="invalid_state")
+        raise DomainError(
+            _("The status was refused: lodge an appeal against the refusal instead."), code="invalid_state"
+        )
     # IDENTIFIED -> DECISION_PENDING is the renewal of a time-limited status: only where the profile has one.
     validity = profile.status_validity
     if case.status == CaseStatus.IDENTIFIED and (validity is None or not validity.renewable):
-        raise DomainError(_("The victim status was already granted and does not need renewal."), code="invalid_state")
+        raise DomainError(
+            _("The victim status was already granted and does not need renewal."), code="invalid_state"
+        )
     check_transition(case.status, CaseStatus.DECISION_PENDING)
     now = timezone.now()
     deadline = profile.deadline(child=case.is_child)
     try:
         with transaction.atomic():
             decision = Decision.objects.create(
-                case=case, route=route, requested_by=actor, requested_at=now,
+                case=case,
+                route=route,
+                requested_by=actor,
+                requested_at=now,
                 deadline_at=profile.decision_deadline_from(now, child=case.is_child),
-                deadline_rule=f"{deadline.amount} {deadline.unit}", is_appeal=appeal_of is not None,
+                deadline_rule=f"{deadline.amount} {deadline.unit}",
+                is_appeal=appeal_of is not None,
                 appeal_of=appeal_of,
             )
     except IntegrityError:
         raise DomainError(_("A decision is already pending for this case."), code="already_pending") from None
     case.status = CaseStatus.DECISION_PENDING
     case.save(update_fields=["status", "updated_at"])
-    audit.record(actor=actor, action="decision.requested", target=case,
-                 details={"route": route, "deadline": decision.deadline_at.isoformat(), "appeal": decision.is_appeal})
-    _event(case, actor, "appeal_lodged" if appeal_of else "decision_requested", route=route,
-           deadline=decision.deadline_at.isoformat())
+    audit.record(
+        actor=actor,
+        action="decision.requested",
+        target=case,
+        details={"route": route, "deadline": decision.deadline_at.isoformat(), "appeal": decision.is_appeal},
+    )
+    _event(
+        case,
+        actor,
+        "appeal_lodged" if appeal_of else "decision_requested",
+        route=route,
+        deadline=decision.deadline_at.isoformat(),
+    )
     return decision
 
 
 @transaction.atomic
 def decide(
-    *, actor: User, decision: Decision, outcome: DecisionOutcome, reasons: str, members: list[str] | None = None,
+    *,
+    actor: User,
+    decision: Decision,
+    outcome: DecisionOutcome,
+    reasons: str,
+    members: list[str] | None = None,
 ) -> Decision:
     decision = Decision.objects.select_for_update().select_related("case").get(pk=decision.pk)
     case = decision.case
@@ -517,8 +665,9 @@ def decide(
         decision.valid_until = _add_duration(timezone.localdate(), profile.status_validity.maximum)
     decision.save()
     case.status = target
-    case.trafficking_status = (TraffickingStatus.ACTUAL if outcome == DecisionOutcome.GRANTED
-                               else TraffickingStatus.NOT_VICTIM)
+    case.trafficking_status = (
+        TraffickingStatus.ACTUAL if outcome == DecisionOutcome.GRANTED else TraffickingStatus.NOT_VICTIM
+    )
     fields = ["status", "trafficking_status", "updated_at"]
     if outcome == DecisionOutcome.GRANTED:
         case.identified_at = case.identified_at or now
@@ -526,9 +675,20 @@ def decide(
         case.status_valid_until = decision.valid_until
         fields += ["identified_at", "identification_route", "status_valid_until"]
     case.save(update_fields=fields)
-    audit.record(actor=actor, action=f"decision.{outcome}", target=case,
-                 details={"route": decision.route, "within_deadline": now <= decision.deadline_at})
-    _event(case, actor, "decided", outcome=outcome, route=decision.route, within_deadline=now <= decision.deadline_at)
+    audit.record(
+        actor=actor,
+        action=f"decision.{outcome}",
+        target=case,
+        details={"route": decision.route, "within_deadline": now <= decision.deadline_at},
+    )
+    _event(
+        case,
+        actor,
+        "decided",
+        outcome=outcome,
+        route=decision.route,
+        within_deadline=now <= decision.deadline_at,
+    )
     return decision
 
 
@@ -556,7 +716,9 @@ def close_case(*, actor: User, case: Case, reason: str, follow_up_date: dt.date 
     case.follow_up_date = follow_up_date
     case.save(update_fields=["status", "closed_at", "closure_reason", "follow_up_date", "updated_at"])
     audit.record(actor=actor, action="case.closed", target=case, details={"reason": reason})
-    _event(case, actor, "closed", reason=reason, follow_up=follow_up_date.isoformat() if follow_up_date else "")
+    _event(
+        case, actor, "closed", reason=reason, follow_up=follow_up_date.isoformat() if follow_up_date else ""
+    )
     return case
 
 
@@ -591,24 +753,40 @@ def approve_compensation(*, actor: User, case: Case) -> Compensation:
     if rule is None:
         raise DomainError(_("This country's profile has no state compensation."), code="no_compensation")
     if rule.amount is None:
-        raise DomainError(_("The compensation amount is not configured in this country's profile yet."),
-                          code="amount_not_configured")
+        raise DomainError(
+            _("The compensation amount is not configured in this country's profile yet."),
+            code="amount_not_configured",
+        )
     if case.trafficking_status != TraffickingStatus.ACTUAL:
-        raise DomainError(_("Compensation is paid only once the victim status is granted."), code="not_identified")
+        raise DomainError(
+            _("Compensation is paid only once the victim status is granted."), code="not_identified"
+        )
     if Compensation.objects.filter(case=case).exists():
-        raise DomainError(_("Compensation was already approved for this case: it is paid once."), code="already_paid")
+        raise DomainError(
+            _("Compensation was already approved for this case: it is paid once."), code="already_paid"
+        )
     try:
         with transaction.atomic():
             compensation = Compensation.objects.create(
-                case=case, amount=Decimal(str(rule.amount)), currency=rule.currency, approved_by=actor,
+                case=case,
+                amount=Decimal(str(rule.amount)),
+                currency=rule.currency,
+                approved_by=actor,
                 approved_at=timezone.now(),
             )
     except IntegrityError:
-        raise DomainError(_("Compensation was already approved for this case: it is paid once."),
-                          code="already_paid") from None
-    audit.record(actor=actor, action="compensation.approved", target=case,
-                 details={"amount": str(compensation.amount), "currency": compensation.currency})
-    _event(case, actor, "compensation_approved", amount=str(compensation.amount), currency=compensation.currency)
+        raise DomainError(
+            _("Compensation was already approved for this case: it is paid once."), code="already_paid"
+        ) from None
+    audit.record(
+        actor=actor,
+        action="compensation.approved",
+        target=case,
+        details={"amount": str(compensation.amount), "currency": compensation.currency},
+    )
+    _event(
+        case, actor, "compensation_approved", amount=str(compensation.amount), currency=compensation.currency
+    )
     return compensation
 
 
@@ -625,8 +803,13 @@ def pay_compensation(*, actor: User, compensation: Compensation, payment_referen
     compensation.payment_reference = payment_reference.strip()[:64]
     compensation.save(update_fields=["paid_at", "paid_by", "payment_reference", "updated_at"])
     audit.record(actor=actor, action="compensation.paid", target=compensation.case)
-    _event(compensation.case, actor, "compensation_paid", amount=str(compensation.amount),
-           currency=compensation.currency)
+    _event(
+        compensation.case,
+        actor,
+        "compensation_paid",
+        amount=str(compensation.amount),
+        currency=compensation.currency,
+    )
     return compensation
 
 
@@ -637,14 +820,26 @@ def _open_case(case: Case) -> None:
 
 @transaction.atomic
 def add_plan_item(
-    *, actor: User, case: Case, type: str, objective: str, action: str = "", planned_end: dt.date | None = None,
+    *,
+    actor: User,
+    case: Case,
+    type: str,
+    objective: str,
+    action: str = "",
+    planned_end: dt.date | None = None,
 ) -> SupportPlanItem:
     _open_case(case)
     _check_codes("spl_Type", [type], _("type"))
     if not objective.strip():
         raise DomainError(_("Write the objective."), code="required")
-    item = SupportPlanItem.objects.create(case=case, type=type, objective=objective.strip(), action=action.strip(),
-                                          planned_end=planned_end, created_by=actor)
+    item = SupportPlanItem.objects.create(
+        case=case,
+        type=type,
+        objective=objective.strip(),
+        action=action.strip(),
+        planned_end=planned_end,
+        created_by=actor,
+    )
     audit.record(actor=actor, action="plan.item_added", target=case)
     _event(case, actor, "plan_item_added", type=type)
     return item
@@ -687,8 +882,11 @@ def add_attachment(*, actor: User, case: Case, upload: UploadedFile) -> Attachme
     limit = settings.OPENNRM_MAX_UPLOAD_BYTES
     size = upload.size or 0
     if size > limit:
-        raise DomainError(_("The file is too large (%(size)s MB; at most %(limit)s MB).")
-                          % {"size": round(size / 1e6, 1), "limit": round(limit / 1e6, 1)}, code="too_large")
+        raise DomainError(
+            _("The file is too large (%(size)s MB; at most %(limit)s MB).")
+            % {"size": round(size / 1e6, 1), "limit": round(limit / 1e6, 1)},
+            code="too_large",
+        )
     if size == 0:
         raise DomainError(_("The file is empty."), code="empty")
     guessed = mimetypes.guess_type(upload.name or "")[0] or ""
@@ -700,8 +898,13 @@ def add_attachment(*, actor: User, case: Case, upload: UploadedFile) -> Attachme
     if magic is None and b"\x00" in upload.read(4096):
         raise DomainError(_("Only PDF, JPEG, PNG and plain-text files can be attached."), code="bad_type")
     upload.seek(0)
-    attachment = Attachment(case=case, original_name=(upload.name or "file")[:255], content_type=guessed,
-                            size=size, uploaded_by=actor)
+    attachment = Attachment(
+        case=case,
+        original_name=(upload.name or "file")[:255],
+        content_type=guessed,
+        size=size,
+        uploaded_by=actor,
+    )
     attachment.file.save("upload", upload, save=False)
     attachment.save()
     audit.record(actor=actor, action="attachment.added", target=case, details={"type": guessed, "size": size})

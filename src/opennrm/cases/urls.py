@@ -27,7 +27,9 @@ urlpatterns = [
     path("<str:public_id>/plan/", assistance.plan_add, name="plan_add"),
     path("<str:public_id>/notes/", assistance.note_add, name="note_add"),
     path("<str:public_id>/attachments/", assistance.attachment_add, name="attachment_add"),
-    path("<str:public_id>/compensation/approve/", assistance.compensation_approve, name="compensation_approve"),
+    path(
+        "<str:public_id>/compensation/approve/", assistance.compensation_approve, name="compensation_approve"
+    ),
     path("<str:public_id>/close/", assistance.close, name="close"),
     path("<str:public_id>/reopen/", assistance.reopen, name="reopen"),
 ]

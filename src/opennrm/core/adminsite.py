@@ -33,7 +33,11 @@ class OpenNRMAdminSite(admin.AdminSite):
 
     def each_context(self, request: HttpRequest) -> dict[str, Any]:
         context = super().each_context(request)
-        context["available_apps"] = [a for a in context["available_apps"] if a["app_label"] in {"accounts", "referrals", "shelters", "inspections"}]
+        context["available_apps"] = [
+            a
+            for a in context["available_apps"]
+            if a["app_label"] in {"accounts", "referrals", "shelters", "inspections"}
+        ]
         return context
 
 

@@ -7,7 +7,9 @@ from typing import Any
 from django.utils.translation import gettext_lazy as _
 
 TEMPLATES = {
-    "decision_overdue": _("%(reference)s: the identification decision was due on %(deadline)s and is overdue."),
+    "decision_overdue": _(
+        "%(reference)s: the identification decision was due on %(deadline)s and is overdue."
+    ),
     "stay_ending": _("%(reference)s: the shelter stay reaches its limit on %(date)s."),
     "referral_received": _("%(reference)s: a new referral for %(service)s."),
     "inspection_referral": _(

@@ -20,7 +20,9 @@ SAFE_EXTRA = ("event", "status", "method", "route", "duration_ms", "actor", "age
 class RequestIdFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         # Django logs 4xx/5xx after the middleware has reset the context: fall back to the request's own id.
-        record.request_id = request_id_var.get() or getattr(getattr(record, "request", None), "request_id", "")
+        record.request_id = request_id_var.get() or getattr(
+            getattr(record, "request", None), "request_id", ""
+        )
         return True
 
 

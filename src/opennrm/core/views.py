@@ -17,7 +17,9 @@ from opennrm.core.panels import panels_for
 def home_view(request: HttpRequest) -> HttpResponse:
     from opennrm.core.models import Alert
 
-    alerts = Alert.objects.filter(recipient_id=request.user.pk, read_at__isnull=True).order_by("-created_at")[:20]
+    alerts = Alert.objects.filter(recipient_id=request.user.pk, read_at__isnull=True).order_by("-created_at")[
+        :20
+    ]
     context = {
         "access": request.access,  # type: ignore[attr-defined]
         "alerts": alerts,

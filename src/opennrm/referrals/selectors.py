@@ -20,7 +20,7 @@ from opennrm.accounts.models import Agency, User
 from opennrm.accounts.roles import Perm, Scope
 from opennrm.cases.choices import ConsentPurpose
 from opennrm.cases.models import Case, Consent
-from opennrm.cases.selectors import scope_filter, can_do
+from opennrm.cases.selectors import can_do, scope_filter
 from opennrm.cases.services import read_identity
 from opennrm.core import audit
 from opennrm.referrals.models import (

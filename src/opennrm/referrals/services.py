@@ -316,9 +316,20 @@ def end_referrals_on_withdrawn_consent(*, actor: User, consent: Consent) -> None
         referral.status = ReferralStatus.WITHDRAWN
         referral.withdrawn_at = timezone.now()
         referral.save(update_fields=["status", "withdrawn_at", "updated_at"])
-        audit.record(actor=actor, action="referral.withdrawn", target=referral, details={"because": "consent_withdrawn"})
-        _event(referral.case, actor, "referral_withdrawn", referral=referral.public_id, service=referral.service.code,
-               to_agency=referral.to_agency.name)
+        audit.record(
+            actor=actor,
+            action="referral.withdrawn",
+            target=referral,
+            details={"because": "consent_withdrawn"},
+        )
+        _event(
+            referral.case,
+            actor,
+            "referral_withdrawn",
+            referral=referral.public_id,
+            service=referral.service.code,
+            to_agency=referral.to_agency.name,
+        )
 
 
 @transaction.atomic

@@ -108,16 +108,19 @@ def validate_budget(*, epsilon: float | None, delta: float | None, mechanism: Me
     if epsilon is None or not math.isfinite(epsilon) or epsilon <= 0:
         raise DomainError(_("Give a privacy budget ε greater than 0."), code="invalid_epsilon")
     if epsilon > MAX_EPSILON:
-        raise DomainError(_("ε above %(max)s gives no meaningful protection.") % {"max": MAX_EPSILON},
-                          code="invalid_epsilon")
+        raise DomainError(
+            _("ε above %(max)s gives no meaningful protection.") % {"max": MAX_EPSILON},
+            code="invalid_epsilon",
+        )
     delta = 0.0 if delta is None else float(delta)
     if not math.isfinite(delta) or delta < 0 or delta > MAX_DELTA:
         raise DomainError(_("δ must be between 0 and %(max)s.") % {"max": MAX_DELTA}, code="invalid_delta")
     if mechanism == Mechanism.GAUSSIAN and delta <= 0:
         raise DomainError(_("The Gaussian mechanism needs a δ greater than 0."), code="invalid_delta")
     if mechanism == Mechanism.LAPLACE and delta > 0:
-        raise DomainError(_("The Laplace mechanism gives pure ε-differential privacy: set δ to 0."),
-                          code="invalid_delta")
+        raise DomainError(
+            _("The Laplace mechanism gives pure ε-differential privacy: set δ to 0."), code="invalid_delta"
+        )
     return Budget(epsilon=float(epsilon), delta=delta)
 
 
@@ -137,16 +140,19 @@ def table_sensitivity(spec: TableSpec, *, mechanism: Mechanism = Mechanism.LAPLA
     return int(_table_chain(_dp(), [spec.name], spec, mechanism).map(1))
 
 
-def make_measurement(specs: Sequence[TableSpec], *, mechanism: Mechanism, scale: float,
-                     delta: float = 0.0) -> Any:
+def make_measurement(
+    specs: Sequence[TableSpec], *, mechanism: Mechanism, scale: float, delta: float = 0.0
+) -> Any:
     """The OpenDP measurement of all tables at once: lines of the dataset in, noisy counts per table out."""
     dp = _dp()
     columns = [s.name for s in specs]
     parts = []
     for spec in specs:
         chain = _table_chain(dp, columns, spec, mechanism)
-        parts.append(chain >> (dp.m.then_gaussian(scale) if mechanism == Mechanism.GAUSSIAN
-                               else dp.m.then_laplace(scale)))
+        parts.append(
+            chain
+            >> (dp.m.then_gaussian(scale) if mechanism == Mechanism.GAUSSIAN else dp.m.then_laplace(scale))
+        )
     composed = dp.c.make_composition(parts)
     if mechanism == Mechanism.GAUSSIAN:
         composed = dp.c.make_fix_delta(dp.c.make_zCDP_to_approxDP(composed), delta)
@@ -167,10 +173,16 @@ def check_budget(measurement: Any, mechanism: Mechanism, declared: Budget) -> Bu
     spent = privacy_loss(measurement, mechanism)
     if spent.epsilon > declared.epsilon or spent.delta > declared.delta:
         raise BudgetExceeded(
-            _("This measurement would spend ε = %(eps_spent).4g, δ = %(delta_spent).3g, more than the declared "
-              "ε = %(eps)s, δ = %(delta)s.")
-            % {"eps_spent": spent.epsilon, "delta_spent": spent.delta, "eps": declared.epsilon,
-               "delta": declared.delta},
+            _(
+                "This measurement would spend ε = %(eps_spent).4g, δ = %(delta_spent).3g, more than the declared "
+                "ε = %(eps)s, δ = %(delta)s."
+            )
+            % {
+                "eps_spent": spent.epsilon,
+                "delta_spent": spent.delta,
+                "eps": declared.epsilon,
+                "delta": declared.delta,
+            },
             code="budget_exceeded",
         )
     return spent
@@ -252,14 +264,22 @@ def noisy_counts(
     measurement = make_measurement(specs, mechanism=mechanism, scale=scale, delta=budget.delta)
     spent = check_budget(measurement, mechanism, budget)
     released = measurement(encode_lines(rows, specs))
-    counts = {spec.name: dict(zip(spec.cells, (int(v) for v in values), strict=True))
-              for spec, values in zip(specs, released, strict=True)}
+    counts = {
+        spec.name: dict(zip(spec.cells, (int(v) for v in values), strict=True))
+        for spec, values in zip(specs, released, strict=True)
+    }
     dp = _dp()
     one = _table_chain(dp, [specs[0].name], specs[0], mechanism) >> (
         dp.m.then_gaussian(scale) if mechanism == Mechanism.GAUSSIAN else dp.m.then_laplace(scale)
     )
-    return NoisyRelease(mechanism=mechanism, scale=scale, counts=counts, spent=spent, declared=budget,
-                        table_loss=float(one.map(1)))
+    return NoisyRelease(
+        mechanism=mechanism,
+        scale=scale,
+        counts=counts,
+        spent=spent,
+        declared=budget,
+        table_loss=float(one.map(1)),
+    )
 
 
 def postprocess(counts: dict[str, int]) -> dict[str, int]:

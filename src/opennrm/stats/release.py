@@ -120,8 +120,16 @@ def release_population(year_from: int, year_to: int) -> list[dict[str, str]]:
         Case.objects.filter(first_contact_date__year__gte=year_from, first_contact_date__year__lte=year_to)
         .exclude(trafficking_status=TraffickingStatus.NOT_VICTIM)
         .order_by("first_contact_date", "id")
-        .values_list("id", "person_id", "first_contact_date", "age_group", "trafficking_status",
-                     "identification_route", "person__sex", "person__citizenship")
+        .values_list(
+            "id",
+            "person_id",
+            "first_contact_date",
+            "age_group",
+            "trafficking_status",
+            "identification_route",
+            "person__sex",
+            "person__citizenship",
+        )
     )
     first: dict[int, tuple[Any, ...]] = {}
     for row in cases:
@@ -129,9 +137,9 @@ def release_population(year_from: int, year_to: int) -> list[dict[str, str]]:
     forms: dict[int, set[str]] = {}
     case_ids = [row[0] for row in first.values()]
     for start in range(0, len(case_ids), 500):
-        for case_id, form in CaseExploitation.objects.filter(case_id__in=case_ids[start:start + 500]).values_list(
-            "case_id", "form"
-        ):
+        for case_id, form in CaseExploitation.objects.filter(
+            case_id__in=case_ids[start : start + 500]
+        ).values_list("case_id", "form"):
             forms.setdefault(case_id, set()).add(form)
     people = []
     for case_id, _person, first_contact, age, status, route, sex, citizenship in first.values():
@@ -140,14 +148,18 @@ def release_population(year_from: int, year_to: int) -> list[dict[str, str]]:
             route_group = route if route in authorities else OTHER
         else:
             route_group = NOT_IDENTIFIED
-        people.append({
-            "year": str(first_contact.year),
-            "sex": SEX_GROUPS.get(sex, UNKNOWN),
-            "age_group": age if age in AgeGroup.values else AgeGroup.UNKNOWN.value,
-            "form": (next(iter(case_forms)) if len(case_forms) == 1 else MULTIPLE if case_forms else UNKNOWN),
-            "citizenship": (citizenship or "").upper() or UNKNOWN,
-            "route": route_group,
-        })
+        people.append(
+            {
+                "year": str(first_contact.year),
+                "sex": SEX_GROUPS.get(sex, UNKNOWN),
+                "age_group": age if age in AgeGroup.values else AgeGroup.UNKNOWN.value,
+                "form": (
+                    next(iter(case_forms)) if len(case_forms) == 1 else MULTIPLE if case_forms else UNKNOWN
+                ),
+                "citizenship": (citizenship or "").upper() or UNKNOWN,
+                "route": route_group,
+            }
+        )
     return people
 
 
@@ -172,25 +184,45 @@ def dimensions(people: Sequence[dict[str, str]], *, citizenships: Sequence[str] 
     forms = htcds_snake_choices("vic_TypeOfExploitation")
     if citizenships is None:
         counts = Counter(p["citizenship"] for p in people if p["citizenship"] != UNKNOWN)
-        top = [code for code, _n in sorted(counts.items(), key=lambda item: (-item[1], item[0]))[:TOP_CITIZENSHIPS]]
+        top = [
+            code
+            for code, _n in sorted(counts.items(), key=lambda item: (-item[1], item[0]))[:TOP_CITIZENSHIPS]
+        ]
     else:
         top = list(dict.fromkeys(c.upper() for c in citizenships))
     authorities = profile.authority_choices()
     return [
         Dimension("sex", tuple(SEX_LABELS), dict(SEX_LABELS)),
         Dimension("age_group", tuple(AgeGroup.values), {v: str(label) for v, label in AgeGroup.choices}),
-        Dimension("form", (*[v for v, _l in forms], MULTIPLE, UNKNOWN),
-                  {**{v: str(label) for v, label in forms}, MULTIPLE: "More than one form", UNKNOWN: "Unknown"}),
-        Dimension("citizenship", (*top, OTHER, UNKNOWN),
-                  {**{c: country_name(c, language="en") for c in top}, OTHER: "Other countries", UNKNOWN: "Unknown"}),
-        Dimension("route", (*[k for k, _n in authorities], OTHER, NOT_IDENTIFIED),
-                  {**{k: str(n) for k, n in authorities}, OTHER: "Other authority",
-                   NOT_IDENTIFIED: "Not (yet) identified"}),
+        Dimension(
+            "form",
+            (*[v for v, _l in forms], MULTIPLE, UNKNOWN),
+            {**{v: str(label) for v, label in forms}, MULTIPLE: "More than one form", UNKNOWN: "Unknown"},
+        ),
+        Dimension(
+            "citizenship",
+            (*top, OTHER, UNKNOWN),
+            {
+                **{c: country_name(c, language="en") for c in top},
+                OTHER: "Other countries",
+                UNKNOWN: "Unknown",
+            },
+        ),
+        Dimension(
+            "route",
+            (*[k for k, _n in authorities], OTHER, NOT_IDENTIFIED),
+            {
+                **{k: str(n) for k, n in authorities},
+                OTHER: "Other authority",
+                NOT_IDENTIFIED: "Not (yet) identified",
+            },
+        ),
     ]
 
 
-def count_tables(people: Sequence[dict[str, str]], years: Sequence[int],
-                 dims: Sequence[Dimension]) -> dict[str, CountTable]:
+def count_tables(
+    people: Sequence[dict[str, str]], years: Sequence[int], dims: Sequence[Dimension]
+) -> dict[str, CountTable]:
     rows = [str(y) for y in years]
     tables = {}
     for dim in dims:
@@ -344,9 +376,11 @@ def _check_years_not_published(year_from: int, year_to: int) -> None:
     )
     if earlier is not None:
         raise DomainError(
-            _("Release %(version)s already published k-anonymous tables for %(first)s-%(last)s. Exact tables of "
-              "the same years published twice can be subtracted from each other and reveal the few people who "
-              "differ; publish these years with differential privacy instead.")
+            _(
+                "Release %(version)s already published k-anonymous tables for %(first)s-%(last)s. Exact tables of "
+                "the same years published twice can be subtracted from each other and reveal the few people who "
+                "differ; publish these years with differential privacy instead."
+            )
             % {"version": earlier.version, "first": earlier.year_from, "last": earlier.year_to},
             code="years_published",
         )
@@ -418,7 +452,9 @@ def create_release(
         minimum = int(settings.OPENNRM_RELEASE_K)
         k = minimum if k is None else int(k)
         if k < minimum:
-            raise DomainError(_("k cannot be lower than %(k)s on this instance.") % {"k": minimum}, code="invalid_k")
+            raise DomainError(
+                _("k cannot be lower than %(k)s on this instance.") % {"k": minimum}, code="invalid_k"
+            )
         if epsilon is not None or delta is not None:
             raise DomainError(_("A k-anonymous release has no ε or δ."), code="invalid_parameters")
         _check_years_not_published(year_from, year_to)
@@ -427,30 +463,36 @@ def create_release(
         protected = k_anonymous_tables(tables, k)
         for name, st in protected.items():
             published[name] = (st.table, st.grid())
-        info.update({
-            "k": k,
-            "suppression": {
-                "rule": "every figure below k suppressed, zeros included; complements until no suppressed figure "
-                "can be recovered from the published ones (exact audit by linear bounds); shared totals per year "
-                "and grand total suppressed alike in every table; each year in one k-anonymous release only",
-                "mark": SUPPRESSED_MARK,
-                "suppressed_figures": {name: len(st.suppressed) for name, st in protected.items()},
-            },
-        })
+        info.update(
+            {
+                "k": k,
+                "suppression": {
+                    "rule": "every figure below k suppressed, zeros included; complements until no suppressed figure "
+                    "can be recovered from the published ones (exact audit by linear bounds); shared totals per year "
+                    "and grand total suppressed alike in every table; each year in one k-anonymous release only",
+                    "mark": SUPPRESSED_MARK,
+                    "suppressed_figures": {name: len(st.suppressed) for name, st in protected.items()},
+                },
+            }
+        )
     elif kind == ReleaseKind.DIFFERENTIALLY_PRIVATE:
         if k is not None:
             raise DomainError(_("A differentially private release has no k."), code="invalid_parameters")
         if mechanism and mechanism not in dp.Mechanism.__members__.values():
             raise DomainError(_("Unknown noise mechanism."), code="invalid_mechanism")
-        chosen = dp.Mechanism(mechanism) if mechanism else (
-            dp.Mechanism.GAUSSIAN if delta else dp.Mechanism.LAPLACE
+        chosen = (
+            dp.Mechanism(mechanism)
+            if mechanism
+            else (dp.Mechanism.GAUSSIAN if delta else dp.Mechanism.LAPLACE)
         )
         budget = dp.validate_budget(epsilon=epsilon, delta=delta, mechanism=chosen)
         codes = [c.strip().upper() for c in citizenships if c.strip()]
         unknown_codes = [c for c in codes if not is_valid_country(c)]
         if unknown_codes:
-            raise DomainError(_("Unknown country code: %(codes)s") % {"codes": ", ".join(unknown_codes)},
-                              code="unknown_code")
+            raise DomainError(
+                _("Unknown country code: %(codes)s") % {"codes": ", ".join(unknown_codes)},
+                code="unknown_code",
+            )
         dims = dimensions(people, citizenships=[profile.code, *codes])
         specs = [dp.TableSpec(d.name, tuple(f"{y}|{c}" for y in years for c in d.categories)) for d in dims]
         rows = [{d.name: f"{p['year']}|{d.category(p[d.name])}" for d in dims} for p in people]
@@ -458,32 +500,44 @@ def create_release(
         empty = count_tables([], years, dims)
         for d in dims:
             published[d.name] = (empty[d.name], _dp_grid(empty[d.name], dp.postprocess(noisy.counts[d.name])))
-        info.update({
-            "epsilon": budget.epsilon,
-            "delta": budget.delta,
-            "mechanism": chosen.value,
-            "noise": "discrete Laplace" if chosen == dp.Mechanism.LAPLACE else "discrete Gaussian",
-            "noise_scale": noisy.scale,
-            "accuracy_95": noisy.accuracy(0.05),
-            "epsilon_spent": noisy.spent.epsilon,
-            "delta_spent": noisy.spent.delta,
-            "per_table_loss": noisy.table_loss,
-            "per_table_loss_measure": "epsilon" if chosen == dp.Mechanism.LAPLACE else "rho (zero-concentrated DP)",
-            "composition": f"sequential composition of {len(specs)} tables (OpenDP make_composition)",
-            "sensitivity_per_table": 1,
-            "post_processing": "clamped at 0; totals are sums of published noisy cells",
-        })
+        info.update(
+            {
+                "epsilon": budget.epsilon,
+                "delta": budget.delta,
+                "mechanism": chosen.value,
+                "noise": "discrete Laplace" if chosen == dp.Mechanism.LAPLACE else "discrete Gaussian",
+                "noise_scale": noisy.scale,
+                "accuracy_95": noisy.accuracy(0.05),
+                "epsilon_spent": noisy.spent.epsilon,
+                "delta_spent": noisy.spent.delta,
+                "per_table_loss": noisy.table_loss,
+                "per_table_loss_measure": "epsilon"
+                if chosen == dp.Mechanism.LAPLACE
+                else "rho (zero-concentrated DP)",
+                "composition": f"sequential composition of {len(specs)} tables (OpenDP make_composition)",
+                "sensitivity_per_table": 1,
+                "post_processing": "clamped at 0; totals are sums of published noisy cells",
+            }
+        )
     else:
         raise DomainError(_("This kind of release is not available."), code="invalid_kind")
 
     info["tables"] = [
-        {"name": d.name, "file": FILE_NAMES[d.name], "title": TITLES[d.name],
-         "columns": list(d.categories), "labels": d.labels}
+        {
+            "name": d.name,
+            "file": FILE_NAMES[d.name],
+            "title": TITLES[d.name],
+            "columns": list(d.categories),
+            "labels": d.labels,
+        }
         for d in dims
     ]
     for name, (table, values) in published.items():
         files[FILE_NAMES[name]] = ("text/csv", _csv(table, values))
-    files["tables.json"] = ("application/json", _json_bytes({"version": version, "tables": _tables_json(published)}))
+    files["tables.json"] = (
+        "application/json",
+        _json_bytes({"version": version, "tables": _tables_json(published)}),
+    )
     files["metadata.json"] = ("application/json", _json_bytes(info))
     files["README.txt"] = ("text/plain", _readme(info, sorted(files)).encode("utf-8"))
 
@@ -493,17 +547,34 @@ def create_release(
     try:
         with transaction.atomic():
             release = Release.objects.create(
-                version=version, kind=kind, created_by=actor, year_from=year_from, year_to=year_to,
-                parameters=parameters, content_hash=content_hash,
+                version=version,
+                kind=kind,
+                created_by=actor,
+                year_from=year_from,
+                year_to=year_to,
+                parameters=parameters,
+                content_hash=content_hash,
             )
     except IntegrityError:
-        raise DomainError(_("Another release was published at the same moment. Try again."),
-                          code="concurrent") from None
+        raise DomainError(
+            _("Another release was published at the same moment. Try again."), code="concurrent"
+        ) from None
     for name, (content_type, content) in sorted(files.items()):
-        ReleaseFile.objects.create(release=release, name=name, content_type=content_type, content=content,
-                                   size=len(content), sha256=_sha256(content))
-    details: dict[str, Any] = {"version": version, "kind": kind, "years": f"{year_from}-{year_to}",
-                               "people": len(people), "hash": content_hash}
+        ReleaseFile.objects.create(
+            release=release,
+            name=name,
+            content_type=content_type,
+            content=content,
+            size=len(content),
+            sha256=_sha256(content),
+        )
+    details: dict[str, Any] = {
+        "version": version,
+        "kind": kind,
+        "years": f"{year_from}-{year_to}",
+        "people": len(people),
+        "hash": content_hash,
+    }
     if kind == ReleaseKind.K_ANONYMOUS:
         details["k"] = k
     else:

@@ -82,7 +82,10 @@ class Release(_WriteOnce, BaseModel):
     version = models.PositiveIntegerField(_("version"), unique=True, editable=False)
     kind = models.CharField(_("kind"), max_length=24, choices=ReleaseKind.choices, editable=False)
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", editable=False,
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="+",
+        editable=False,
         verbose_name=_("published by"),
     )
     year_from = models.PositiveSmallIntegerField(_("from year"), editable=False)
@@ -139,7 +142,9 @@ class ReleaseFile(_WriteOnce, models.Model):
         verbose_name = _("release file")
         verbose_name_plural = _("release files")
         ordering = ["id"]
-        constraints = [models.UniqueConstraint(fields=["release", "name"], name="stats_release_file_unique_name")]
+        constraints = [
+            models.UniqueConstraint(fields=["release", "name"], name="stats_release_file_unique_name")
+        ]
 
     def __str__(self) -> str:
         return self.name

@@ -69,9 +69,12 @@ class CountTable:
             raise ValueError("counts cannot be negative")
 
     @classmethod
-    def from_rows(cls, name: str, row_labels: Sequence[str], col_labels: Sequence[str],
-                  counts: Sequence[Sequence[int]]) -> CountTable:
-        return cls(name, tuple(row_labels), tuple(col_labels), tuple(tuple(int(c) for c in r) for r in counts))
+    def from_rows(
+        cls, name: str, row_labels: Sequence[str], col_labels: Sequence[str], counts: Sequence[Sequence[int]]
+    ) -> CountTable:
+        return cls(
+            name, tuple(row_labels), tuple(col_labels), tuple(tuple(int(c) for c in r) for r in counts)
+        )
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -83,7 +86,9 @@ class CountTable:
 
     @property
     def col_totals(self) -> tuple[int, ...]:
-        return tuple(sum(col) for col in zip(*self.counts, strict=True)) if self.counts else (0,) * self.shape[1]
+        return (
+            tuple(sum(col) for col in zip(*self.counts, strict=True)) if self.counts else (0,) * self.shape[1]
+        )
 
     @property
     def grand_total(self) -> int:
@@ -213,7 +218,9 @@ def suppress(
                 suppressed.add(extra)
                 added = True
         if not added:
-            raise ValueError(f"table {table.name}: suppressed entries stay recoverable and nothing is left to suppress")
+            raise ValueError(
+                f"table {table.name}: suppressed entries stay recoverable and nothing is left to suppress"
+            )
     raise ValueError(f"table {table.name}: suppression did not settle")
 
 

@@ -50,19 +50,22 @@ def release_detail(request: HttpRequest, public_id: str) -> HttpResponse:
     context: dict[str, Any] = {"release": release, "files": files, "params": params}
     if release.kind == ReleaseKind.DIFFERENTIALLY_PRIVATE:
         eps = float(params["epsilon"])
-        context.update({
-            "epsilon": release.epsilon_text,
-            "delta": release.delta_text,
-            "e_epsilon": f"{math.exp(eps):.3g}",
-            "percent_change": f"{(math.exp(eps) - 1) * 100:.0f}",
-            "epsilon_spent": f"{float(params.get('epsilon_spent', eps)):.6g}",
-            "delta_spent": plain_number(float(params.get("delta_spent", 0))),
-            "cumulative": [
-                (year, f"{loss:.6g}") for year, loss in sorted(privacy_loss_by_year().items())
-                if release.year_from <= year <= release.year_to
-            ],
-            "total_epsilon": f"{total_privacy_loss():.6g}",
-        })
+        context.update(
+            {
+                "epsilon": release.epsilon_text,
+                "delta": release.delta_text,
+                "e_epsilon": f"{math.exp(eps):.3g}",
+                "percent_change": f"{(math.exp(eps) - 1) * 100:.0f}",
+                "epsilon_spent": f"{float(params.get('epsilon_spent', eps)):.6g}",
+                "delta_spent": plain_number(float(params.get("delta_spent", 0))),
+                "cumulative": [
+                    (year, f"{loss:.6g}")
+                    for year, loss in sorted(privacy_loss_by_year().items())
+                    if release.year_from <= year <= release.year_to
+                ],
+                "total_epsilon": f"{total_privacy_loss():.6g}",
+            }
+        )
     return render(request, "stats/public_release.html", context)
 
 
@@ -86,41 +89,62 @@ def release_file(request: HttpRequest, public_id: str, name: str) -> HttpRespons
 class ReleaseForm(forms.Form):
     kind = forms.ChoiceField(
         label=gettext_lazy("Protection"),
-        choices=[(ReleaseKind.K_ANONYMOUS.value, ReleaseKind.K_ANONYMOUS.label),
-                 (ReleaseKind.DIFFERENTIALLY_PRIVATE.value, ReleaseKind.DIFFERENTIALLY_PRIVATE.label)],
+        choices=[
+            (ReleaseKind.K_ANONYMOUS.value, ReleaseKind.K_ANONYMOUS.label),
+            (ReleaseKind.DIFFERENTIALLY_PRIVATE.value, ReleaseKind.DIFFERENTIALLY_PRIVATE.label),
+        ],
     )
     year_from = forms.IntegerField(
-        label=gettext_lazy("From year"), min_value=1990,
+        label=gettext_lazy("From year"),
+        min_value=1990,
         help_text=gettext_lazy("k-anonymous tables cover each year once: publish complete years."),
     )
     year_to = forms.IntegerField(label=gettext_lazy("To year"), min_value=1990)
     k = forms.IntegerField(
-        label=gettext_lazy("k (k-anonymous tables)"), required=False, min_value=2,
+        label=gettext_lazy("k (k-anonymous tables)"),
+        required=False,
+        min_value=2,
         help_text=gettext_lazy("No published figure is below k. Leave empty for this instance's k."),
     )
     epsilon = forms.FloatField(
-        label=gettext_lazy("ε (differential privacy)"), required=False, min_value=0.0,
-        help_text=gettext_lazy("The privacy budget of the whole release. Smaller is more private and noisier; "
-                               "releases of the same years add up."),
+        label=gettext_lazy("ε (differential privacy)"),
+        required=False,
+        min_value=0.0,
+        help_text=gettext_lazy(
+            "The privacy budget of the whole release. Smaller is more private and noisier; "
+            "releases of the same years add up."
+        ),
     )
     delta = forms.FloatField(
-        label=gettext_lazy("δ (differential privacy)"), required=False, min_value=0.0,
-        help_text=gettext_lazy("0 for the Laplace mechanism (pure ε); a small value such as 0.000001 for the "
-                               "Gaussian mechanism."),
+        label=gettext_lazy("δ (differential privacy)"),
+        required=False,
+        min_value=0.0,
+        help_text=gettext_lazy(
+            "0 for the Laplace mechanism (pure ε); a small value such as 0.000001 for the Gaussian mechanism."
+        ),
     )
     mechanism = forms.ChoiceField(
-        label=gettext_lazy("Noise"), required=False,
-        choices=[("", gettext_lazy("Laplace when δ is 0, Gaussian otherwise")),
-                 (dp.Mechanism.LAPLACE.value, gettext_lazy("Laplace (pure ε)")),
-                 (dp.Mechanism.GAUSSIAN.value, gettext_lazy("Gaussian (ε, δ)"))],
+        label=gettext_lazy("Noise"),
+        required=False,
+        choices=[
+            ("", gettext_lazy("Laplace when δ is 0, Gaussian otherwise")),
+            (dp.Mechanism.LAPLACE.value, gettext_lazy("Laplace (pure ε)")),
+            (dp.Mechanism.GAUSSIAN.value, gettext_lazy("Gaussian (ε, δ)")),
+        ],
     )
     citizenships = forms.CharField(
-        label=gettext_lazy("Citizenships shown (differential privacy)"), required=False, max_length=200,
-        help_text=gettext_lazy("Country codes separated by commas, besides this country; others are counted as "
-                               "'other'. Choose them without looking at the figures."),
+        label=gettext_lazy("Citizenships shown (differential privacy)"),
+        required=False,
+        max_length=200,
+        help_text=gettext_lazy(
+            "Country codes separated by commas, besides this country; others are counted as "
+            "'other'. Choose them without looking at the figures."
+        ),
     )
     confirm = forms.BooleanField(
-        label=gettext_lazy("I understand that a release is public at once and cannot be changed or withdrawn."),
+        label=gettext_lazy(
+            "I understand that a release is public at once and cannot be changed or withdrawn."
+        ),
     )
 
 
@@ -140,8 +164,10 @@ def release_create(request: HttpRequest) -> HttpResponse:
     if not request_access(request).has(Perm.STATS_EXPORT):
         raise Http404
     this_year = timezone.localdate().year
-    form = ReleaseForm(request.POST or None, initial={"year_from": this_year - 1, "year_to": this_year - 1,
-                                                      "kind": ReleaseKind.K_ANONYMOUS.value})
+    form = ReleaseForm(
+        request.POST or None,
+        initial={"year_from": this_year - 1, "year_to": this_year - 1, "kind": ReleaseKind.K_ANONYMOUS.value},
+    )
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
@@ -153,8 +179,12 @@ def release_create(request: HttpRequest) -> HttpResponse:
                 k=data["k"] if data["kind"] == ReleaseKind.K_ANONYMOUS else None,
                 epsilon=data["epsilon"] if data["kind"] == ReleaseKind.DIFFERENTIALLY_PRIVATE else None,
                 delta=data["delta"] if data["kind"] == ReleaseKind.DIFFERENTIALLY_PRIVATE else None,
-                mechanism=(data["mechanism"] or None) if data["kind"] == ReleaseKind.DIFFERENTIALLY_PRIVATE else None,
-                citizenships=[c for c in (data["citizenships"] or "").replace(";", ",").split(",") if c.strip()],
+                mechanism=(data["mechanism"] or None)
+                if data["kind"] == ReleaseKind.DIFFERENTIALLY_PRIVATE
+                else None,
+                citizenships=[
+                    c for c in (data["citizenships"] or "").replace(";", ",").split(",") if c.strip()
+                ],
             )
         except DomainError as error:
             field = ERROR_FIELDS.get(error.code or "")
@@ -162,8 +192,12 @@ def release_create(request: HttpRequest) -> HttpResponse:
         else:
             messages.success(request, _("Release %(version)s is published.") % {"version": release.version})
             return redirect("public:release", public_id=release.public_id)
-    return render(request, "stats/release_create.html", {
-        "form": form,
-        "default_k": settings.OPENNRM_RELEASE_K,
-        "releases": Release.objects.order_by("-version")[:10],
-    })
+    return render(
+        request,
+        "stats/release_create.html",
+        {
+            "form": form,
+            "default_k": settings.OPENNRM_RELEASE_K,
+            "releases": Release.objects.order_by("-version")[:10],
+        },
+    )

@@ -984,7 +984,16 @@ def test_a_provider_the_case_was_referred_to_does_not_see_the_case(world):
     )
     provider = api(staff(Role.SERVICE_PROVIDER, shelter))
     assert provider.get(f"{API}/cases/").json()["results"] == []
-    for suffix in ("", "identity/", "consents/", "screenings/", "plan/", "notes/", "attachments/", "timeline/"):
+    for suffix in (
+        "",
+        "identity/",
+        "consents/",
+        "screenings/",
+        "plan/",
+        "notes/",
+        "attachments/",
+        "timeline/",
+    ):
         assert provider.get(f"{API}/cases/{world.case.public_id}/{suffix}").status_code == 404, suffix
 
 

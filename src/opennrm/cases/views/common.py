@@ -16,9 +16,12 @@ def get_case(request: HttpRequest, public_id: str, *, perm: Perm | None = None) 
     """The case if the user may see it — and, with `perm`, may do that act on it; otherwise 404 (forbidden looks
     exactly like missing)."""
     access = access_of(request)
-    case = visible_cases(access).select_related("owning_agency", "referring_agency").filter(
-        public_id=public_id
-    ).first()
+    case = (
+        visible_cases(access)
+        .select_related("owning_agency", "referring_agency")
+        .filter(public_id=public_id)
+        .first()
+    )
     if case is None or (perm is not None and not can_do(access, perm, case)):
         raise Http404
     return case

@@ -24,7 +24,7 @@ from opennrm.cases.choices import CaseStatus, htcds_snake_choices
 from opennrm.cases.forms import YES, CaseFilterForm, split_name_and_date
 from opennrm.cases.identity import PURPOSE
 from opennrm.cases.models import Case, CaseExploitation, Decision, IdentityIndex, Person
-from opennrm.cases.selectors import scope_filter, decision_queue, visible_cases
+from opennrm.cases.selectors import decision_queue, scope_filter, visible_cases
 from opennrm.cases.views.common import access_of
 from opennrm.core import audit
 from opennrm.core.blind_index import blind_index, blind_index_parts

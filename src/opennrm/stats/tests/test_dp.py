@@ -27,11 +27,13 @@ def people(n: int = 60) -> list[dict[str, str]]:
     rows = []
     for i in range(n):
         year = YEARS[i % 2]
-        rows.append({
-            "sex": f"{year}|{('female', 'male', 'unknown')[i % 3]}",
-            "age": f"{year}|{('0-8', '9-17', '18-20', '48+')[i % 4]}",
-            "form": f"{year}|{('labour', 'sexual', 'multiple')[i % 3]}",
-        })
+        rows.append(
+            {
+                "sex": f"{year}|{('female', 'male', 'unknown')[i % 3]}",
+                "age": f"{year}|{('0-8', '9-17', '18-20', '48+')[i % 4]}",
+                "form": f"{year}|{('labour', 'sexual', 'multiple')[i % 3]}",
+            }
+        )
     return rows
 
 
@@ -49,8 +51,12 @@ def test_one_person_changes_one_cell_per_table_by_one(mechanism):
 
 @pytest.mark.parametrize(
     ("mechanism", "budget"),
-    [(Mechanism.LAPLACE, Budget(1.0)), (Mechanism.LAPLACE, Budget(0.1)),
-     (Mechanism.GAUSSIAN, Budget(1.0, 1e-6)), (Mechanism.GAUSSIAN, Budget(0.5, 1e-8))],
+    [
+        (Mechanism.LAPLACE, Budget(1.0)),
+        (Mechanism.LAPLACE, Budget(0.1)),
+        (Mechanism.GAUSSIAN, Budget(1.0, 1e-6)),
+        (Mechanism.GAUSSIAN, Budget(0.5, 1e-8)),
+    ],
 )
 def test_the_privacy_map_stays_within_the_declared_budget(mechanism, budget):
     release = dp.noisy_counts(people(), specs(), mechanism=mechanism, budget=budget)
@@ -60,7 +66,9 @@ def test_the_privacy_map_stays_within_the_declared_budget(mechanism, budget):
     assert spent.delta <= budget.delta
     assert release.spent == spent
     # ... and the budget is used, not wasted: a 1% smaller scale would overspend.
-    tighter = dp.make_measurement(specs(), mechanism=mechanism, scale=release.scale * 0.99, delta=budget.delta)
+    tighter = dp.make_measurement(
+        specs(), mechanism=mechanism, scale=release.scale * 0.99, delta=budget.delta
+    )
     with pytest.raises(BudgetExceeded):
         dp.check_budget(tighter, mechanism, budget)
 
@@ -80,9 +88,16 @@ def test_overspending_is_refused():
 
 @pytest.mark.parametrize(
     ("epsilon", "delta", "mechanism"),
-    [(None, None, Mechanism.LAPLACE), (0, 0, Mechanism.LAPLACE), (-1, 0, Mechanism.LAPLACE),
-     (50, 0, Mechanism.LAPLACE), (math.inf, 0, Mechanism.LAPLACE), (1, 1e-6, Mechanism.LAPLACE),
-     (1, 0, Mechanism.GAUSSIAN), (1, 0.01, Mechanism.GAUSSIAN)],
+    [
+        (None, None, Mechanism.LAPLACE),
+        (0, 0, Mechanism.LAPLACE),
+        (-1, 0, Mechanism.LAPLACE),
+        (50, 0, Mechanism.LAPLACE),
+        (math.inf, 0, Mechanism.LAPLACE),
+        (1, 1e-6, Mechanism.LAPLACE),
+        (1, 0, Mechanism.GAUSSIAN),
+        (1, 0.01, Mechanism.GAUSSIAN),
+    ],
 )
 def test_unsound_budgets_are_refused(epsilon, delta, mechanism):
     with pytest.raises(DomainError):
@@ -101,12 +116,16 @@ CATEGORIES = tuple(f"c{i}" for i in range(10))
 
 def wide_specs() -> list[TableSpec]:
     """Three tables of 20 years x 10 categories: 600 noisy cells per run."""
-    return [TableSpec(name, tuple(f"{y}|{c}" for y in MANY_YEARS for c in CATEGORIES)) for name in ("a", "b", "c")]
+    return [
+        TableSpec(name, tuple(f"{y}|{c}" for y in MANY_YEARS for c in CATEGORIES)) for name in ("a", "b", "c")
+    ]
 
 
 def wide_people() -> list[dict[str, str]]:
-    return [{name: f"{MANY_YEARS[i % 20]}|{CATEGORIES[(i * (k + 1)) % 10]}" for k, name in enumerate("abc")}
-            for i in range(400)]
+    return [
+        {name: f"{MANY_YEARS[i % 20]}|{CATEGORIES[(i * (k + 1)) % 10]}" for k, name in enumerate("abc")}
+        for i in range(400)
+    ]
 
 
 def noise(mechanism: Mechanism, budget: Budget, runs: int) -> tuple[list[int], float]:

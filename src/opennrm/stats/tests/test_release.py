@@ -44,7 +44,9 @@ def _patterns() -> list:
     stats_patterns = list(stats_urls.urlpatterns)
     names = {getattr(p, "name", None) for p in stats_patterns}
     stats_patterns += [p for p in urls_release.urlpatterns if p.name not in names]
-    patterns = [p for p in root_urls.urlpatterns if not (isinstance(p, URLResolver) and p.namespace == "stats")]
+    patterns = [
+        p for p in root_urls.urlpatterns if not (isinstance(p, URLResolver) and p.namespace == "stats")
+    ]
     return [path("stats/", include((stats_patterns, "stats"))), *patterns]
 
 
@@ -60,12 +62,29 @@ def coordinator():
     return member(Role.COORDINATOR, scope=Scope.NATIONAL)
 
 
-def refer(actor, agency, *, year: int, sex: str = "feminine", age: int = 25, citizenship: str = "GE",
-          forms: tuple[str, ...] = ("sexual_exploitation",)) -> Case:
+def refer(
+    actor,
+    agency,
+    *,
+    year: int,
+    sex: str = "feminine",
+    age: int = 25,
+    citizenship: str = "GE",
+    forms: tuple[str, ...] = ("sexual_exploitation",),
+) -> Case:
     return refer_person(
-        actor=actor, referring_agency=agency, owning_agency=agency, consent_given=True,
-        data=IntakeData(given_name="Test", first_contact_date=dt.date(year, 3, 1), sex=sex, age_estimate=age,
-                        citizenship=citizenship, exploitation_forms=list(forms)),
+        actor=actor,
+        referring_agency=agency,
+        owning_agency=agency,
+        consent_given=True,
+        data=IntakeData(
+            given_name="Test",
+            first_contact_date=dt.date(year, 3, 1),
+            sex=sex,
+            age_estimate=age,
+            citizenship=citizenship,
+            exploitation_forms=list(forms),
+        ),
     )
 
 
@@ -77,15 +96,27 @@ def population():
     cases = []
     for year, women, men, trans in ((2023, 24, 5, 1), (2024, 14, 12, 0)):
         for i in range(women):
-            cases.append(refer(worker, agency, year=year, age=20 + i % 3 * 10, citizenship="GE" if i % 4 else "UA"))
+            cases.append(
+                refer(worker, agency, year=year, age=20 + i % 3 * 10, citizenship="GE" if i % 4 else "UA")
+            )
         for i in range(men):
-            cases.append(refer(worker, agency, year=year, sex="masculine", age=35, citizenship="AM",
-                               forms=("forced_labour",) if i % 2 else ("forced_labour", "forced_begging")))
+            cases.append(
+                refer(
+                    worker,
+                    agency,
+                    year=year,
+                    sex="masculine",
+                    age=35,
+                    citizenship="AM",
+                    forms=("forced_labour",) if i % 2 else ("forced_labour", "forced_begging"),
+                )
+            )
         for _ in range(trans):
             cases.append(refer(worker, agency, year=year, sex="transgender_feminine", age=16, forms=()))
     identified = [c.pk for c in cases[::3]]
-    Case.objects.filter(pk__in=identified).update(trafficking_status=TraffickingStatus.ACTUAL,
-                                                  identification_route="permanent_group")
+    Case.objects.filter(pk__in=identified).update(
+        trafficking_status=TraffickingStatus.ACTUAL, identification_route="permanent_group"
+    )
     return {"worker": worker, "agency": agency, "cases": cases}
 
 
@@ -104,9 +135,15 @@ def files_of(rel: Release) -> dict[str, bytes]:
 def test_population_counts_each_person_once_and_leaves_out_non_victims(population):
     first = population["cases"][0]
     # The same person referred again in 2024: still one person, counted in 2023.
-    Case.objects.create(reference="GE-2024-99999", country="GE", person=first.person,
-                        referring_agency=population["agency"], owning_agency=population["agency"],
-                        created_by=population["worker"], first_contact_date=dt.date(2024, 5, 1))
+    Case.objects.create(
+        reference="GE-2024-99999",
+        country="GE",
+        person=first.person,
+        referring_agency=population["agency"],
+        owning_agency=population["agency"],
+        created_by=population["worker"],
+        first_contact_date=dt.date(2024, 5, 1),
+    )
     Case.objects.filter(pk=population["cases"][1].pk).update(trafficking_status=TraffickingStatus.NOT_VICTIM)
     people = release_population(2023, 2024)
     assert len(people) == 56 - 1
@@ -210,13 +247,16 @@ def test_k_anonymous_tables_cover_each_year_once(population, coordinator):
     refer(population["worker"], population["agency"], year=2023, age=30)
     for years in ((2023, 2024), (2024, 2024), (2022, 2023), (2020, 2025)):
         with pytest.raises(DomainError) as refused:
-            create_release(actor=coordinator, kind=ReleaseKind.K_ANONYMOUS, year_from=years[0], year_to=years[1])
+            create_release(
+                actor=coordinator, kind=ReleaseKind.K_ANONYMOUS, year_from=years[0], year_to=years[1]
+            )
         assert refused.value.code == "years_published"
     assert list(Release.objects.values_list("version", flat=True)) == [first.version]
     # Other years, and differentially private counts of the same years, may still be published.
     assert create_release(actor=coordinator, kind=ReleaseKind.K_ANONYMOUS, year_from=2021, year_to=2022)
-    assert create_release(actor=coordinator, kind=ReleaseKind.DIFFERENTIALLY_PRIVATE, year_from=2023,
-                          year_to=2024, epsilon=1)
+    assert create_release(
+        actor=coordinator, kind=ReleaseKind.DIFFERENTIALLY_PRIVATE, year_from=2023, year_to=2024, epsilon=1
+    )
 
 
 def test_a_tiny_population_publishes_nothing_but_confidential_marks(coordinator):
@@ -234,8 +274,15 @@ def test_a_tiny_population_publishes_nothing_but_confidential_marks(coordinator)
 
 @pytest.mark.parametrize(("epsilon", "delta", "mechanism"), [(1.0, None, "laplace"), (2.0, 1e-6, "gaussian")])
 def test_dp_release_spends_no_more_than_it_declares(population, coordinator, epsilon, delta, mechanism):
-    rel = create_release(actor=coordinator, kind=ReleaseKind.DIFFERENTIALLY_PRIVATE, year_from=2023,
-                         year_to=2024, epsilon=epsilon, delta=delta, citizenships=["UA"])
+    rel = create_release(
+        actor=coordinator,
+        kind=ReleaseKind.DIFFERENTIALLY_PRIVATE,
+        year_from=2023,
+        year_to=2024,
+        epsilon=epsilon,
+        delta=delta,
+        citizenships=["UA"],
+    )
     assert rel.epsilon == epsilon
     assert rel.delta == (delta or 0.0)
     assert rel.parameters["mechanism"] == mechanism
@@ -244,8 +291,9 @@ def test_dp_release_spends_no_more_than_it_declares(population, coordinator, eps
     people = release_population(2023, 2024)
     dims = release.dimensions(people, citizenships=["GE", "UA"])
     specs = [dp.TableSpec(d.name, tuple(f"{y}|{c}" for y in YEARS for c in d.categories)) for d in dims]
-    measurement = dp.make_measurement(specs, mechanism=dp.Mechanism(mechanism), scale=metadata["noise_scale"],
-                                      delta=rel.delta or 0.0)
+    measurement = dp.make_measurement(
+        specs, mechanism=dp.Mechanism(mechanism), scale=metadata["noise_scale"], delta=rel.delta or 0.0
+    )
     spent = dp.privacy_loss(measurement, dp.Mechanism(mechanism))
     assert spent.epsilon <= epsilon and spent.delta <= (delta or 0.0)
     assert metadata["epsilon_spent"] == pytest.approx(spent.epsilon)
@@ -258,8 +306,9 @@ def test_dp_release_spends_no_more_than_it_declares(population, coordinator, eps
 
 
 def test_dp_release_adds_noise(population, coordinator):
-    rel = create_release(actor=coordinator, kind=ReleaseKind.DIFFERENTIALLY_PRIVATE, year_from=2023,
-                         year_to=2024, epsilon=0.5)
+    rel = create_release(
+        actor=coordinator, kind=ReleaseKind.DIFFERENTIALLY_PRIVATE, year_from=2023, year_to=2024, epsilon=0.5
+    )
     people = release_population(2023, 2024)
     dims = release.dimensions(people, citizenships=["GE"])
     truth = release.count_tables(people, list(YEARS), dims)
@@ -280,22 +329,37 @@ def test_dp_release_adds_noise(population, coordinator):
 
 @pytest.mark.parametrize(
     "params",
-    [{"epsilon": None}, {"epsilon": 0}, {"epsilon": 100}, {"epsilon": 1, "delta": 0.5},
-     {"epsilon": 1, "mechanism": "gaussian"}, {"epsilon": 1, "mechanism": "exponential"}, {"epsilon": 1, "k": 11}, {"epsilon": 1, "citizenships": ["XX"]}],
+    [
+        {"epsilon": None},
+        {"epsilon": 0},
+        {"epsilon": 100},
+        {"epsilon": 1, "delta": 0.5},
+        {"epsilon": 1, "mechanism": "gaussian"},
+        {"epsilon": 1, "mechanism": "exponential"},
+        {"epsilon": 1, "k": 11},
+        {"epsilon": 1, "citizenships": ["XX"]},
+    ],
 )
 def test_unsound_dp_parameters_are_refused_and_nothing_is_published(population, coordinator, params):
     with pytest.raises(DomainError):
-        create_release(actor=coordinator, kind=ReleaseKind.DIFFERENTIALLY_PRIVATE, year_from=2023,
-                       year_to=2024, **params)
+        create_release(
+            actor=coordinator, kind=ReleaseKind.DIFFERENTIALLY_PRIVATE, year_from=2023, year_to=2024, **params
+        )
     assert not Release.objects.exists()
 
 
 def test_releases_of_the_same_years_add_up(population, coordinator):
     for eps in (0.5, 1.0):
-        create_release(actor=coordinator, kind=ReleaseKind.DIFFERENTIALLY_PRIVATE, year_from=2023, year_to=2024,
-                       epsilon=eps)
-    create_release(actor=coordinator, kind=ReleaseKind.DIFFERENTIALLY_PRIVATE, year_from=2024, year_to=2024,
-                   epsilon=0.25)
+        create_release(
+            actor=coordinator,
+            kind=ReleaseKind.DIFFERENTIALLY_PRIVATE,
+            year_from=2023,
+            year_to=2024,
+            epsilon=eps,
+        )
+    create_release(
+        actor=coordinator, kind=ReleaseKind.DIFFERENTIALLY_PRIVATE, year_from=2024, year_to=2024, epsilon=0.25
+    )
     spent = release.privacy_loss_by_year()
     assert spent[2023] == pytest.approx(1.5, abs=1e-6)
     assert spent[2024] == pytest.approx(1.75, abs=1e-6)
@@ -331,8 +395,13 @@ def test_unsound_years_are_refused(coordinator, year_from, year_to):
 def test_versions_increase_and_each_publication_is_audited(population, coordinator):
     versions = [
         create_release(actor=coordinator, kind=ReleaseKind.K_ANONYMOUS, year_from=2023, year_to=2024).version,
-        create_release(actor=coordinator, kind=ReleaseKind.DIFFERENTIALLY_PRIVATE, year_from=2023, year_to=2024,
-                       epsilon=1).version,
+        create_release(
+            actor=coordinator,
+            kind=ReleaseKind.DIFFERENTIALLY_PRIVATE,
+            year_from=2023,
+            year_to=2024,
+            epsilon=1,
+        ).version,
         create_release(actor=coordinator, kind=ReleaseKind.K_ANONYMOUS, year_from=2022, year_to=2022).version,
     ]
     assert versions == [1, 2, 3]
@@ -377,8 +446,14 @@ def test_releases_and_their_files_cannot_be_changed_or_deleted(population, coord
 @pytest.fixture
 def published(population, coordinator):
     k_rel = create_release(actor=coordinator, kind=ReleaseKind.K_ANONYMOUS, year_from=2023, year_to=2024)
-    dp_rel = create_release(actor=coordinator, kind=ReleaseKind.DIFFERENTIALLY_PRIVATE, year_from=2023,
-                            year_to=2024, epsilon=0.5, delta=1e-6)
+    dp_rel = create_release(
+        actor=coordinator,
+        kind=ReleaseKind.DIFFERENTIALLY_PRIVATE,
+        year_from=2023,
+        year_to=2024,
+        epsilon=0.5,
+        delta=1e-6,
+    )
     return k_rel, dp_rel
 
 
@@ -418,7 +493,9 @@ def test_release_files_download_without_login(published):
         assert response.status_code == 200
         assert response.content == bytes(f.content)
         assert response["Content-Disposition"] == f'attachment; filename="opennrm-v{k_rel.version}-{f.name}"'
-    assert client.get(reverse("public:release_file", args=[k_rel.public_id, "nothing.csv"])).status_code == 404
+    assert (
+        client.get(reverse("public:release_file", args=[k_rel.public_id, "nothing.csv"])).status_code == 404
+    )
     assert client.get(reverse("public:release", args=["doesnotexist"])).status_code == 404
 
 
@@ -448,9 +525,16 @@ def test_coordinator_publishes_from_the_page(population, coordinator):
 
 def test_the_page_shows_a_refused_budget_on_its_field(population, coordinator):
     client = logged_in_client(coordinator)
-    response = client.post(reverse("stats:release_create"), {
-        "kind": "differentially_private", "year_from": 2023, "year_to": 2024, "epsilon": 50, "confirm": "on",
-    })
+    response = client.post(
+        reverse("stats:release_create"),
+        {
+            "kind": "differentially_private",
+            "year_from": 2023,
+            "year_to": 2024,
+            "epsilon": 50,
+            "confirm": "on",
+        },
+    )
     assert response.status_code == 200
     assert response.context["form"].errors["epsilon"]
     assert not Release.objects.exists()
@@ -458,20 +542,35 @@ def test_the_page_shows_a_refused_budget_on_its_field(population, coordinator):
 
 def test_publishing_needs_the_confirmation(population, coordinator):
     client = logged_in_client(coordinator)
-    response = client.post(reverse("stats:release_create"), {"kind": "k_anonymous", "year_from": 2023,
-                                                              "year_to": 2024})
+    response = client.post(
+        reverse("stats:release_create"), {"kind": "k_anonymous", "year_from": 2023, "year_to": 2024}
+    )
     assert response.status_code == 200
     assert not Release.objects.exists()
 
 
-@pytest.mark.parametrize("role", [Role.CASE_WORKER, Role.ANALYST, Role.FIRST_RESPONDER, Role.SERVICE_PROVIDER,
-                                  Role.DECISION_MAKER, Role.ADMINISTRATOR, Role.AUDITOR])
+@pytest.mark.parametrize(
+    "role",
+    [
+        Role.CASE_WORKER,
+        Role.ANALYST,
+        Role.FIRST_RESPONDER,
+        Role.SERVICE_PROVIDER,
+        Role.DECISION_MAKER,
+        Role.ADMINISTRATOR,
+        Role.AUDITOR,
+    ],
+)
 def test_non_coordinators_get_404_on_the_create_page(role):
     client = logged_in_client(member(role, scope=Scope.NATIONAL))
     url = reverse("stats:release_create")
     assert client.get(url).status_code == 404
-    assert client.post(url, {"kind": "k_anonymous", "year_from": 2023, "year_to": 2024,
-                             "confirm": "on"}).status_code == 404
+    assert (
+        client.post(
+            url, {"kind": "k_anonymous", "year_from": 2023, "year_to": 2024, "confirm": "on"}
+        ).status_code
+        == 404
+    )
     assert not Release.objects.exists()
 
 
@@ -485,4 +584,3 @@ def test_anonymous_visitors_are_sent_to_login_from_the_create_page():
     response = Client().get(reverse("stats:release_create"))
     assert response.status_code == 302
     assert response["Location"].startswith(reverse("accounts:login"))
-
