@@ -69,9 +69,9 @@ class UserAdmin(AuditedModelAdmin, AdministratorOnlyAdmin, DjangoUserAdmin):
         if request.method == "POST" and response.status_code == 302:
             user = self.get_object(request, id)
             audit.record(
-                actor=request.user,
+                actor=request.user,  # type: ignore[arg-type]
                 action="accounts.user.password_changed",
-                target=user,  # type: ignore[arg-type]
+                target=user,
                 details={"via": "admin"},
             )
         return response
