@@ -49,7 +49,9 @@ SAME_IN_ALL = {
     "WhatsApp",
     "SnapChat",
 }
-PLACEHOLDER = re.compile(r"%\([a-z_]+\)[sd]|%[sd]|\{\{[^}]*\}\}|\{[a-z_]+\}")
+PLACEHOLDER = re.compile(r"%\([a-z_]+\)[-+ #0-9.]*[sdfgi]|%[sd]|\{\{[^}]*\}\}|\{[a-z_]+\}")
+# Names that stay as they are inside a sentence (formats, standards, algorithms).
+NAMES = re.compile(r"\b(?:CSV|Excel|JSON|PDF|SHA-256|HTCDS|CTDC|OpenNRM|API|ISO)\b")
 
 
 def makemessages() -> None:
@@ -89,7 +91,7 @@ def problems_in(po_path: Path) -> list[str]:
         elif (
             entry.msgstr == entry.msgid
             and entry.msgid not in SAME_IN_ALL
-            and any(c.isalpha() for c in entry.msgid)
+            and any(c.isalpha() for c in NAMES.sub("", PLACEHOLDER.sub("", entry.msgid)))
         ):
             found.append(f"copied from English: {label!r}")
     return found
