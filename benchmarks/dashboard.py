@@ -947,6 +947,30 @@ def compare(tables: dict[str, Any], answers: dict[str, list[tuple[Any, ...]]], y
     return problems
 
 
+def existing_data() -> dict[str, Any]:
+    """What `generate` returns, read back from a database it filled before (for --reuse)."""
+    from opennrm.accounts.models import Agency, User
+    from opennrm.cases.models import Case, CaseExploitation, Compensation, Decision, Notification
+    from opennrm.referrals.models import Referral, ServiceDelivery
+    from opennrm.shelters.models import Placement
+
+    counts = {
+        "case": Case,
+        "exploitation": CaseExploitation,
+        "decision": Decision,
+        "compensation": Compensation,
+        "referral": Referral,
+        "delivery": ServiceDelivery,
+        "placement": Placement,
+        "notification": Notification,
+    }
+    return {
+        "rows": {key: model.objects.count() for key, model in counts.items()},
+        "agency": Agency.objects.get(name="Bench agency 0").pk,
+        "users": {key: User.objects.get(username=f"bench_{key}").pk for key in ("national", "agency")},
+    }
+
+
 def child(args: argparse.Namespace) -> None:
     workdir = Path(args.workdir)
     configure(workdir, args.child, args.database_url)
@@ -957,12 +981,16 @@ def child(args: argparse.Namespace) -> None:
     from opennrm.cases.models import Case
 
     call_command("migrate", verbosity=0)
+    generated = 0.0
     if Case.objects.exists():
-        raise SystemExit("The database is not empty: give an empty one.")
-    print(f"[{connection.vendor}] generating {args.cases:,} cases ...", file=sys.stderr)
-    begin = time.perf_counter()
-    data = generate(args.cases, args.seed)
-    generated = time.perf_counter() - begin
+        if not args.reuse:
+            raise SystemExit("The database is not empty: give an empty one, or --reuse the data it holds.")
+        data = existing_data()
+    else:
+        print(f"[{connection.vendor}] generating {args.cases:,} cases ...", file=sys.stderr)
+        begin = time.perf_counter()
+        data = generate(args.cases, args.seed)
+        generated = time.perf_counter() - begin
     print(
         f"[{connection.vendor}] {data['rows']} in {generated:.0f} s; timing the dashboard ...",
         file=sys.stderr,
@@ -1014,6 +1042,11 @@ def main() -> None:
     parser.add_argument(
         "--workdir", default="", help="where instances and exports go (default: a temporary dir)"
     )
+    parser.add_argument(
+        "--reuse",
+        action="store_true",
+        help="measure again the data of an earlier run (same --workdir and database)",
+    )
     parser.add_argument("--child", choices=["sqlite", "postgresql"], help=argparse.SUPPRESS)
     parser.add_argument("--database-url", default="", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -1040,6 +1073,7 @@ def main() -> None:
             str(args.runs),
             "--seed",
             str(args.seed),
+            *(["--reuse"] if args.reuse else []),
         ]
         subprocess.run(command, check=True)
         results[backend] = json.loads((workdir / f"{backend}.json").read_text())

@@ -464,13 +464,16 @@ def _breakdown(
 ) -> Table:
     """Presumed victims referred, identified, and notifications, by one fact of the case (or of the person)."""
     scope = stats_scope(access)
-    cases = filtered_cases(scope, filters)
-    counted = {
-        row[case_field] or "": (row["referred"], row["identified"])
-        for row in cases.order_by()
+    counted: dict[str, tuple[int, int]] = {}
+    for row in (
+        filtered_cases(scope, filters)
+        .order_by()
         .values(case_field)
         .annotate(referred=Count("id"), identified=Count("id", filter=Q(trafficking_status=ACTUAL)))
-    }
+    ):
+        code = row[case_field] or ""
+        referred, identified = counted.get(code, (0, 0))
+        counted[code] = (referred + row["referred"], identified + row["identified"])
     notified: Counter[str] = Counter()
     if notification_field is not None:
         for row in (
@@ -480,6 +483,13 @@ def _breakdown(
             .annotate(n=Count("id"))
         ):
             notified[row[notification_field] or ""] += row["n"]
+    # Each case and notification is in exactly one row: the totals are the sums (no second pass over the cases).
+    totals: tuple[int, ...] = (
+        sum(referred for referred, _identified in counted.values()),
+        sum(identified for _referred, identified in counted.values()),
+    )
+    if notification_field is not None:
+        totals += (sum(notified.values()),)
     return _victim_table(
         key=key,
         title=title,
@@ -488,7 +498,7 @@ def _breakdown(
         notified=notified if notification_field is not None else None,
         label=label,
         order=order,
-        totals=_victim_totals(scope, filters, with_notifications=notification_field is not None),
+        totals=totals,
         notes=notes,
     )
 
@@ -630,13 +640,22 @@ def identified_by_route(access: Access, filters: Filters) -> Table:
     )
 
 
+def _exploitations(scope: StatsScope, filters: Filters) -> QuerySet[CaseExploitation]:
+    """The forms of the cases in scope that the filters select, by joins (no list of case ids)."""
+    rows = CaseExploitation.objects.filter(_related_conditions(scope, filters))
+    if filters.year:
+        start, end = _year_range(filters.year)
+        rows = rows.filter(case__first_contact_date__gte=start, case__first_contact_date__lt=end)
+    return rows
+
+
 def victims_by_form(access: Access, filters: Filters) -> Table:
     """By form of exploitation. A case (or notification) with several forms counts once under each."""
     scope = stats_scope(access)
     cases = filtered_cases(scope, filters)
     counted: dict[str, tuple[int, int]] = {
         row["form"]: (row["referred"], row["identified"])
-        for row in CaseExploitation.objects.filter(case_id__in=cases.values("pk"))
+        for row in _exploitations(scope, filters)
         .order_by()
         .values("form")
         .annotate(

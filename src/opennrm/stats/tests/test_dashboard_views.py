@@ -262,3 +262,35 @@ def test_a_label_that_looks_like_a_formula_stays_text_in_both_formats(world):
 )
 def test_unknown_tables_formats_and_filters_are_refused(world, path, status):
     assert client_for(world, Role.ANALYST).get(path).status_code == status
+
+
+def test_labels_are_escaped_in_the_charts_and_tables(world):
+    from opennrm.cases.models import Case, Consent
+    from opennrm.referrals.models import Referral
+    from opennrm.referrals.tests.factories import ServiceTypeFactory
+
+    service = ServiceTypeFactory(names={"en": "<script>alert('x')</script> & shelter"})
+    case = Case.objects.get(pk=world.facts.cases[1].pk)
+    owner = world.agencies[world.facts.cases[1].owner]
+    consent = Consent.objects.create(
+        case=case,
+        purpose=ConsentPurpose.REFERRAL,
+        agency=owner,
+        given=True,
+        basis=ConsentBasis.CONSENT,
+        recorded_by=world.workers["state_fund"],
+    )
+    Referral.objects.create(
+        case=case,
+        service=service,
+        from_agency=owner,
+        to_agency=owner,
+        consent=consent,
+        created_by=world.workers["state_fund"],
+    )
+    html = client_for(world, Role.ANALYST).get("/stats/").content.decode()
+    assert "<script>alert" not in html
+    section = html.split('id="section-referrals"', 1)[1].split("</section>", 1)[0]
+    assert section.count("&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt; &amp; shelter") >= 2, (
+        "in the chart and the table"
+    )
