@@ -139,7 +139,7 @@ def describe_event(event: CaseEvent) -> str:
     d = event.data or {}
     who = _actor(event)
     agency = str(d.get("agency_name") or d.get("to_agency") or d.get("agency") or "")
-    service = str(d.get("service") or d.get("service_name") or "")
+    service = _service_name(str(d.get("service") or d.get("service_name") or ""), event.case.country)
     kind = event.kind
     if kind == "imported":
         return _("%(who)s imported the case from a file (import %(import)s, row %(row)s).") % {
@@ -185,7 +185,7 @@ def describe_event(event: CaseEvent) -> str:
             "who": who,
             "instrument": d.get("instrument", ""),
             "version": d.get("version", ""),
-            "conclusion": str(d.get("conclusion", "")).replace("_", " "),
+            "conclusion": _conclusion_label(str(d.get("conclusion", ""))),
         }
     if kind in ("decision_requested", "appeal_lodged"):
         values = {"who": who, "route": _route(d.get("route", "")), "deadline": _when(d.get("deadline"))}
@@ -229,6 +229,27 @@ def describe_event(event: CaseEvent) -> str:
         "who": who,
         "kind": kind.replace("_", " "),
     }
+
+
+def _service_name(code: str, country: str) -> str:
+    """The service's name in the reader's language (events store the stable code)."""
+    if not code:
+        return ""
+    from django.apps import apps
+
+    if not apps.is_installed("opennrm.referrals"):
+        return code
+    service = apps.get_model("referrals", "ServiceType").objects.filter(country=country, code=code).first()
+    return str(service.name) if service is not None else code
+
+
+def _conclusion_label(value: str) -> str:
+    from opennrm.cases.screening import Conclusion
+
+    try:
+        return str(Conclusion(value).label)
+    except ValueError:
+        return value.replace("_", " ")
 
 
 def _describe_referral(kind: str, who: str, agency: str, service: str) -> str:
