@@ -432,7 +432,7 @@ def test_the_timeline_page_tells_what_happened(fund):
         (
             "screened",
             {"instrument": "ilo", "version": "1", "conclusion": "presumed_victim"},
-            "screened the person (ilo 1): presumed victim.",
+            "screened the person (ilo 1): Presumed victim.",
         ),
         (
             "decision_requested",

@@ -139,7 +139,7 @@ def describe_event(event: CaseEvent) -> str:
     d = event.data or {}
     who = _actor(event)
     agency = str(d.get("agency_name") or d.get("to_agency") or d.get("agency") or "")
-    service = _service_name(str(d.get("service") or d.get("service_name") or ""), event.case.country)
+    service = _service_name(str(d.get("service") or d.get("service_name") or ""), _event_country(event))
     kind = event.kind
     if kind == "imported":
         return _("%(who)s imported the case from a file (import %(import)s, row %(row)s).") % {
@@ -229,6 +229,14 @@ def describe_event(event: CaseEvent) -> str:
         "who": who,
         "kind": kind.replace("_", " "),
     }
+
+
+def _event_country(event: CaseEvent) -> str:
+    field = CaseEvent._meta.get_field("case")
+    case = field.get_cached_value(event) if field.is_cached(event) else None  # type: ignore[union-attr]
+    if case is None and event.case_id:
+        case = Case.objects.filter(pk=event.case_id).only("country").first()
+    return case.country if case is not None else ""
 
 
 def _service_name(code: str, country: str) -> str:
