@@ -178,6 +178,7 @@ class Case(BaseModel):
         verbose_name_plural = _("cases")
         ordering = ["-created_at"]
         indexes = [
+            models.Index(fields=["-created_at", "-id"], name="cases_created_idx"),
             models.Index(fields=["status", "-created_at"], name="cases_status_created_idx"),
             models.Index(fields=["owning_agency", "-created_at"], name="cases_owner_created_idx"),
             models.Index(fields=["region"], name="cases_region_idx"),

@@ -42,11 +42,10 @@ def visible_cases(access: Access) -> QuerySet[Case]:
     """Cases the user may see: owned or referred by their agency (agency scope), their own (own scope), or all
     (national scope). An agency that a case was referred to for a service does NOT see the case: it sees the
     referral, and through it only what the service needs (`opennrm.referrals.selectors.provider_view`)."""
-    conditions = [
-        c
-        for c in (scope_filter(access, Perm.CASE_VIEW), scope_filter(access, Perm.CASE_REFER))
-        if c is not None
-    ]
+    conditions: list[Q] = []
+    for c in (scope_filter(access, Perm.CASE_VIEW), scope_filter(access, Perm.CASE_REFER)):
+        if c is not None and c not in conditions:  # one membership often grants both: no duplicate OR terms
+            conditions.append(c)
     if not conditions:
         return Case.objects.none()
     combined = conditions[0]

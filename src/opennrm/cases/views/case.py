@@ -233,10 +233,10 @@ def describe_event(event: CaseEvent) -> str:
 
 def _event_country(event: CaseEvent) -> str:
     field = CaseEvent._meta.get_field("case")
-    case = field.get_cached_value(event) if field.is_cached(event) else None  # type: ignore[union-attr]
+    case = field.get_cached_value(event) if field.is_cached(event) else None
     if case is None and event.case_id:
         case = Case.objects.filter(pk=event.case_id).only("country").first()
-    return case.country if case is not None else ""
+    return str(getattr(case, "country", "")) if case is not None else ""
 
 
 def _service_name(code: str, country: str) -> str:

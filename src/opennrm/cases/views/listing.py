@@ -63,11 +63,14 @@ def search(cases: QuerySet[Case], access: Access, term: str) -> QuerySet[Case]:
     term = term.strip()
     if not term:
         return cases
-    found = Q(reference__istartswith=term)
+    # References are stored upper case: a range on the unique index instead of a scan with LIKE.
+    prefix = term.upper()
+    found = Q(reference__gte=prefix, reference__lt=prefix + "\uffff")
     condition = identity_condition(access)
     if condition is not None:
-        people = _identity_matches(term).values("person_id")
-        found |= Q(condition, person_id__in=people)
+        people = list(_identity_matches(term).values_list("person_id", flat=True)[:500])
+        if people:
+            found |= Q(condition, person_id__in=people)
     return cases.filter(found)
 
 
