@@ -224,7 +224,11 @@ def generate(count: int, seed: int) -> dict[str, Any]:
         )
         for i, region in enumerate(["GE-TB", "GE-TB", "GE-TB", "GE-AJ", "GE-IM", "GE-KK", "GE-SZ", "GE-KA"])
     ]
-    services = list(ServiceType.objects.filter(country="GE", is_active=True).values_list("pk", "category"))
+    services = list(
+        ServiceType.objects.filter(country="GE", is_active=True)
+        .order_by("code")
+        .values_list("pk", "category")
+    )
     shelter_services = {pk for pk, category in services if category == "shelter"}
     regions = ([r.code for r in profile.regions] + [""], [2] * len(profile.regions) + [3])
     regions[1][regions[0].index("GE-TB")] = 30
@@ -243,8 +247,10 @@ def generate(count: int, seed: int) -> dict[str, Any]:
             Placement,
         )
     }
-    now = timezone.now()
+    # The clock the generated dates stay behind: midnight today, so that two runs on the same day (SQLite and
+    # PostgreSQL) generate the same rows.
     today = timezone.localdate()
+    now = dt.datetime.combine(today, dt.time.min, tzinfo=zone)
     days = (today - dt.timedelta(days=1) - START).days
     counters: dict[int, int] = {}
     ids = dict.fromkeys(
@@ -299,7 +305,7 @@ def generate(count: int, seed: int) -> dict[str, Any]:
                 "is_child": age is not None and age < 18,
                 **stamps(created),
             }
-            for form in set(rng.choices(FORMS[0], FORMS[1], k=_pick(rng, FORM_COUNT))):
+            for form in sorted(set(rng.choices(FORMS[0], FORMS[1], k=_pick(rng, FORM_COUNT)))):
                 ids["exploitation"] += 1
                 rows[CaseExploitation].append({"id": ids["exploitation"], "case_id": number, "form": form})
             if rng.random() < 0.7:  # a decision was requested

@@ -225,7 +225,7 @@ def test_case_from_referral_to_closure(browser, live_server):
     timeline = "\n".join(entries)
     expected = {
         "referred": "Giorgi Police (Police ATU) referred the person to State Fund.",
-        "screened": "screened the person (ilo_forced_labour_11_2012 1.0): presumed victim.",
+        "screened": "screened the person (ilo_forced_labour_11_2012 1.0): Presumed victim.",
         "decision requested": "Tamar Worker requested an identification decision (Permanent Group), due by",
         "decided": "Eka Member recorded the decision (Permanent Group): Status granted.",
         "referral sent": "referred the person to State Fund Shelter, Batumi for",
