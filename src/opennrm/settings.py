@@ -247,5 +247,8 @@ LOGGING = {
         # Django's request logger prints the full path with query string, which may carry a search term.
         "django.request": {"handlers": ["stderr"], "level": "ERROR", "propagate": False},
         "django.server": {"handlers": [], "propagate": False},
+        # PDF rendering logs every step at INFO: keep only its warnings.
+        "weasyprint": {"level": "WARNING"},
+        "fontTools": {"level": "WARNING"},
     },
 }
