@@ -214,6 +214,18 @@ def _respond(actor: User, referral: Referral, target: ReferralStatus) -> Referra
     return referral
 
 
+def _referral_event(referral: Referral, actor: User, kind: str, **extra: object) -> None:
+    _event(
+        referral.case,
+        actor,
+        kind,
+        agency=referral.to_agency,
+        referral=referral.public_id,
+        service=referral.service.code,
+        **extra,
+    )
+
+
 @transaction.atomic
 def accept_referral(*, actor: User, referral: Referral) -> Referral:
     referral = _respond(actor, referral, ReferralStatus.ACCEPTED)
@@ -224,14 +236,7 @@ def accept_referral(*, actor: User, referral: Referral) -> Referral:
     referral.responded_at = timezone.now()
     referral.save(update_fields=["status", "responded_by", "responded_at", "updated_at"])
     audit.record(actor=actor, action="referral.accepted", target=referral, agency=referral.to_agency)
-    _event(
-        referral.case,
-        actor,
-        "referral_accepted",
-        agency=referral.to_agency,
-        referral=referral.public_id,
-        service=referral.service.code,
-    )
+    _referral_event(referral, actor, "referral_accepted")
     return referral
 
 
@@ -250,14 +255,7 @@ def decline_referral(*, actor: User, referral: Referral, reason: str) -> Referra
     referral.save(update_fields=["status", "responded_by", "responded_at", "decline_reason", "updated_at"])
     audit.record(actor=actor, action="referral.declined", target=referral, agency=referral.to_agency)
     # The reason is free text: it stays on the referral (encrypted), not on the timeline.
-    _event(
-        referral.case,
-        actor,
-        "referral_declined",
-        agency=referral.to_agency,
-        referral=referral.public_id,
-        service=referral.service.code,
-    )
+    _referral_event(referral, actor, "referral_declined")
     return referral
 
 
@@ -274,15 +272,23 @@ def complete_referral(*, actor: User, referral: Referral) -> Referral:
         agency=referral.to_agency,
         details={"deliveries": referral.deliveries.count()},
     )
+    _referral_event(referral, actor, "referral_completed")
+    return referral
+
+
+def _mark_withdrawn(actor: User, referral: Referral, **details: str) -> None:
+    referral.status = ReferralStatus.WITHDRAWN
+    referral.withdrawn_at = timezone.now()
+    referral.save(update_fields=["status", "withdrawn_at", "updated_at"])
+    audit.record(actor=actor, action="referral.withdrawn", target=referral, details=details or None)
     _event(
         referral.case,
         actor,
-        "referral_completed",
-        agency=referral.to_agency,
+        "referral_withdrawn",
         referral=referral.public_id,
         service=referral.service.code,
+        to_agency=referral.to_agency.name,
     )
-    return referral
 
 
 @transaction.atomic
@@ -292,18 +298,7 @@ def withdraw_referral(*, actor: User, referral: Referral) -> Referral:
     if not can_withdraw(access_for(actor), referral):
         raise PermissionDenied
     check_transition(referral.status, ReferralStatus.WITHDRAWN)
-    referral.status = ReferralStatus.WITHDRAWN
-    referral.withdrawn_at = timezone.now()
-    referral.save(update_fields=["status", "withdrawn_at", "updated_at"])
-    audit.record(actor=actor, action="referral.withdrawn", target=referral)
-    _event(
-        referral.case,
-        actor,
-        "referral_withdrawn",
-        referral=referral.public_id,
-        service=referral.service.code,
-        to_agency=referral.to_agency.name,
-    )
+    _mark_withdrawn(actor, referral)
     return referral
 
 
@@ -313,23 +308,7 @@ def end_referrals_on_withdrawn_consent(*, actor: User, consent: Consent) -> None
     if consent.purpose != ConsentPurpose.REFERRAL:
         return
     for referral in Referral.objects.select_for_update().filter(consent=consent, status__in=ACTIVE_STATUSES):
-        referral.status = ReferralStatus.WITHDRAWN
-        referral.withdrawn_at = timezone.now()
-        referral.save(update_fields=["status", "withdrawn_at", "updated_at"])
-        audit.record(
-            actor=actor,
-            action="referral.withdrawn",
-            target=referral,
-            details={"because": "consent_withdrawn"},
-        )
-        _event(
-            referral.case,
-            actor,
-            "referral_withdrawn",
-            referral=referral.public_id,
-            service=referral.service.code,
-            to_agency=referral.to_agency.name,
-        )
+        _mark_withdrawn(actor, referral, because="consent_withdrawn")
 
 
 @transaction.atomic
