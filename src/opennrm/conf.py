@@ -99,6 +99,56 @@ VARIABLES: tuple[Var, ...] = (
     Var("OPENNRM_PORT", "8000", "Port `make run` listens on."),
     Var("OPENNRM_WEB_WORKERS", "2", "Web server worker processes started by `make run`."),
     Var(
+        "OPENNRM_COOP_ID",
+        "<country>",
+        "Identity of this instance towards partner instances (cross-border cooperation); the country code by "
+        "default.",
+    ),
+    Var(
+        "OPENNRM_COOP_URL",
+        "http://127.0.0.1:8000",
+        "Address at which partner instances reach this instance (printed by `coop_keys show`).",
+    ),
+    Var(
+        "OPENNRM_COOP_KEYS_FILE",
+        "<instance>/cooperation_keys.json",
+        "This instance's Ed25519 signing and X25519 encryption keys; created on first use, owner-only.",
+    ),
+    Var(
+        "OPENNRM_COOP_LINKAGE_SECRET_FILE",
+        "<instance>/linkage_secret",
+        "The record-linkage secret shared by the regional focal points only (`coop_linkage_secret`).",
+    ),
+    Var("OPENNRM_COOP_IS_HUB", "false", "This instance is the regional hub: it accepts statistics submissions."),
+    Var(
+        "OPENNRM_COOP_HUB",
+        "",
+        "Partner code of the regional hub this instance submits its statistics to (empty: none).",
+    ),
+    Var(
+        "OPENNRM_COOP_STATS_MINUTES",
+        "1440",
+        "How often statistics are submitted to the regional hub, in minutes.",
+    ),
+    Var(
+        "OPENNRM_COOP_CLOCK_SKEW_SECONDS",
+        "300",
+        "A message dated further in the future than this is refused.",
+    ),
+    Var(
+        "OPENNRM_COOP_MAX_AGE_SECONDS",
+        "900",
+        "A message older than this is refused (each delivery attempt is sealed afresh, so retries stay fresh).",
+    ),
+    Var("OPENNRM_COOP_RETRY_SECONDS", "30", "First retry delay of a failed delivery; doubles at each attempt."),
+    Var("OPENNRM_COOP_RETRY_MAX_SECONDS", "3600", "Longest delay between two delivery attempts."),
+    Var(
+        "OPENNRM_COOP_GIVE_UP_DAYS",
+        "30",
+        "A message that could not be delivered for this many days is marked failed for an administrator.",
+    ),
+    Var("OPENNRM_COOP_TIMEOUT_SECONDS", "15", "Time allowed for one delivery over HTTP."),
+    Var(
         "TEST_DATABASE_URL",
         "(unset)",
         "Tests only: when it points at PostgreSQL, `make test` runs the suite there too.",

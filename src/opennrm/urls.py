@@ -12,6 +12,8 @@ urlpatterns = [
     path("inspections/", include("opennrm.inspections.urls")),
     path("stats/", include("opennrm.stats.urls")),
     path("public/", include("opennrm.stats.public_urls")),
+    path("coop/v1/", include("opennrm.cooperation.inbox_urls")),
+    path("coop/", include("opennrm.cooperation.urls")),
     path("admin/", admin.site.urls),
     path("api/", include("opennrm.api_urls")),
     path("i18n/", include("django.conf.urls.i18n")),

@@ -1013,7 +1013,12 @@ class _Builder:
             services.add_note(actor=self.users[life.worker], case=case, body=body)
 
     def _consent(self, life: _Case, purpose: ConsentPurpose, given: bool) -> None:
-        services.record_consent(actor=self.users[life.worker], case=life.case(), purpose=purpose, given=given)
+        case = life.case()
+        # Cross-border consent names the country: the demo's people are shared with a neighbour.
+        country = ("UA" if case.country != "UA" else "MD") if purpose == ConsentPurpose.CROSS_BORDER else ""
+        services.record_consent(
+            actor=self.users[life.worker], case=case, purpose=purpose, given=given, country=country
+        )
 
     def _approve(self, life: _Case) -> None:
         life.compensation_id = services.approve_compensation(

@@ -227,6 +227,12 @@ class Consent(BaseModel):
     agency = models.ForeignKey(
         Agency, on_delete=models.PROTECT, null=True, blank=True, verbose_name=_("agency")
     )
+    country = models.CharField(
+        _("country"),
+        max_length=2,
+        blank=True,
+        help_text=_("For sharing with another country: the country the consent is for (ISO 3166-1 code)"),
+    )
     basis = models.CharField(
         _("basis"), max_length=24, choices=ConsentBasis.choices, default=ConsentBasis.CONSENT
     )

@@ -431,11 +431,16 @@ def update_identity(*, actor: User, case: Case, expected_version: int, changes: 
 # --- consent --------------------------------------------------------------------------------------
 
 
-def has_consent(case: Case, purpose: ConsentPurpose, agency: Agency | None = None) -> Consent | None:
-    """The standing consent (or lawful basis) for a purpose; for referrals, for that agency."""
+def has_consent(
+    case: Case, purpose: ConsentPurpose, agency: Agency | None = None, country: str = ""
+) -> Consent | None:
+    """The standing consent (or lawful basis) for a purpose; for referrals, for that agency; for sharing with
+    another country, for that country."""
     consents = Consent.objects.filter(case=case, purpose=purpose, given=True, withdrawn_at__isnull=True)
     if purpose == ConsentPurpose.REFERRAL:
         consents = consents.filter(agency=agency)
+    if purpose == ConsentPurpose.CROSS_BORDER:
+        consents = consents.filter(country=country.upper())
     return consents.order_by("-created_at").first()
 
 
@@ -449,6 +454,7 @@ def record_consent(
     agency: Agency | None = None,
     basis: ConsentBasis = ConsentBasis.CONSENT,
     justification: str = "",
+    country: str = "",
 ) -> Consent:
     if purpose == ConsentPurpose.REFERRAL and agency is None:
         raise DomainError(_("A consent to a referral names the agency it is for."), code="agency_required")
@@ -460,11 +466,20 @@ def record_consent(
         raise DomainError(
             _("Say which legal provision allows this without consent."), code="justification_required"
         )
+    country = country.strip().upper()
+    if purpose == ConsentPurpose.CROSS_BORDER:
+        if not country:
+            raise DomainError(
+                _("A consent to sharing with another country names the country it is for."),
+                code="country_required",
+            )
+        _check_country(country, _("country"))
     consent = Consent.objects.create(
         case=case,
         purpose=purpose,
         given=given,
         agency=agency,
+        country=country if purpose == ConsentPurpose.CROSS_BORDER else "",
         basis=basis,
         recorded_by=actor,
         justification=justification.strip(),
@@ -478,6 +493,7 @@ def record_consent(
             "given": given,
             "basis": basis,
             "agency": agency.public_id if agency else "",
+            "country": country if purpose == ConsentPurpose.CROSS_BORDER else "",
         },
     )
     _event(
@@ -488,6 +504,7 @@ def record_consent(
         given=given,
         basis=basis,
         agency_name=agency.name if agency else "",
+        country=country if purpose == ConsentPurpose.CROSS_BORDER else "",
     )
     return consent
 

@@ -927,6 +927,7 @@ def test_identifying_text_of_the_parts_is_shown_only_with_identity_and_audited(w
         given=True,
         basis="legal_obligation",
         justification="Art. 12 of the Law",
+        country="UA",
     )
     instrument, found = presumed_found()
     services.record_screening(

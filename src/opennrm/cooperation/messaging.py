@@ -1,0 +1,319 @@
+"""Sending and receiving messages between instances.
+
+- `send()` writes an `OutboxMessage` inside the caller's transaction: the message exists if and only if the change
+  that caused it was committed. After commit a delivery task is queued; a periodic task and `deliver_outbox` pick
+  up whatever is still due, so a partner that is down for a week loses nothing.
+- `deliver_due()` seals each due message afresh (new time, new signature, same message id) and POSTs it to the
+  partner's inbox. 2xx, or 409 (the partner already has this id), mark it delivered; anything else is retried
+  with exponential back-off, until `OPENNRM_COOP_GIVE_UP_DAYS`, then it is marked failed for an administrator.
+- `receive()` is the inbox: it refuses anything it cannot verify (see `envelope`), records the message id under a
+  unique constraint and runs the handler for its type in one transaction, so a message acts at most once and a
+  handler that fails leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import random
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from opennrm.cooperation import envelope as env
+from opennrm.cooperation.models import (
+    DeliveryStatus,
+    InboxMessage,
+    KeyPurpose,
+    MessageType,
+    OutboxMessage,
+    Partner,
+    PartnerStatus,
+    Rejection,
+)
+from opennrm.core import audit
+from opennrm.core.errors import DomainError
+
+log = logging.getLogger("opennrm.cooperation")
+
+INBOX_PATH = "/coop/v1/inbox"
+
+Handler = Callable[[InboxMessage, Any], None]
+_handlers: dict[str, Handler] = {}
+
+
+def register_handler(type: str, handler: Handler) -> None:
+    """Apps register what a message type does when it arrives (in AppConfig.ready())."""
+    _handlers[type] = handler
+
+
+# --- sending ------------------------------------------------------------------------------------------
+
+
+def active_partner(code: str) -> Partner:
+    partner = Partner.objects.filter(code=code, status=PartnerStatus.ACTIVE).first()
+    if partner is None:
+        raise DomainError(
+            _("No active partner instance %(code)s is registered.") % {"code": code}, code="partner"
+        )
+    return partner
+
+
+def send(*, partner: Partner, type: MessageType | str, payload: Any, subject: str = "") -> OutboxMessage:
+    """Queue a message to a partner in the caller's transaction; delivered after commit."""
+    if partner.status != PartnerStatus.ACTIVE:
+        raise DomainError(_("This partner instance is revoked."), code="partner_revoked")
+    message = OutboxMessage.objects.create(
+        partner=partner, type=str(type), payload=payload, subject=subject[:64], next_attempt_at=timezone.now()
+    )
+    audit.record(
+        actor=None,
+        action="coop.message_queued",
+        target=message,
+        details={"type": str(type), "partner": partner.code, "message_id": str(message.message_id)},
+    )
+    transaction.on_commit(_enqueue_delivery)
+    return message
+
+
+def _enqueue_delivery() -> None:
+    from opennrm.cooperation.tasks import deliver_outbox
+
+    try:
+        deliver_outbox.enqueue()
+    except Exception:  # the periodic task delivers it anyway
+        log.warning("coop delivery task could not be queued", exc_info=True)
+
+
+@dataclass(frozen=True)
+class Response:
+    status: int
+    body: bytes
+
+
+Transport = Callable[[str, bytes], Response]
+
+
+def http_post(url: str, body: bytes) -> Response:
+    if not url.startswith(("https://", "http://")):
+        raise OSError("partner address is not http(s)")
+    request = urllib.request.Request(  # noqa: S310 - the scheme is checked above
+        url,
+        data=body,
+        method="POST",
+        headers={"Content-Type": "application/json", "User-Agent": "OpenNRM-coop/1"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=settings.OPENNRM_COOP_TIMEOUT_SECONDS) as reply:  # noqa: S310
+            return Response(reply.status, reply.read(4096))
+    except urllib.error.HTTPError as exc:
+        return Response(exc.code, exc.read(4096) if exc.fp else b"")
+
+
+def _encryption_key(partner: Partner) -> str:
+    key = (
+        partner.keys.filter(purpose=KeyPurpose.ENCRYPTION, revoked_at__isnull=True)
+        .order_by("-created_at")
+        .first()
+    )
+    if key is None:
+        raise DomainError(_("The partner has no encryption key registered."), code="no_key")
+    return key.public_key
+
+
+def backoff(attempts: int) -> dt.timedelta:
+    base = settings.OPENNRM_COOP_RETRY_SECONDS * (2 ** max(attempts - 1, 0))
+    seconds = min(base, settings.OPENNRM_COOP_RETRY_MAX_SECONDS) * random.uniform(0.8, 1.2)  # noqa: S311
+    return dt.timedelta(seconds=seconds)
+
+
+def deliver_one(message: OutboxMessage, transport: Transport = http_post) -> bool:
+    """One delivery attempt. Returns True when the partner has the message."""
+    partner = message.partner
+    now = timezone.now()
+    error = ""
+    delivered = False
+    permanent = False
+    try:
+        if partner.status != PartnerStatus.ACTIVE:
+            raise DomainError(_("This partner instance is revoked."), code="partner_revoked")
+        sealed = env.seal(
+            message_id=message.message_id,
+            recipient=partner.code,
+            recipient_encryption_key=_encryption_key(partner),
+            type=message.type,
+            payload=message.payload,
+        )
+        reply = transport(partner.base_url.rstrip("/") + INBOX_PATH, env.canonical(sealed))
+        if 200 <= reply.status < 300 or reply.status == 409:
+            delivered = True
+        else:
+            permanent = reply.status in (400, 413, 422)  # the partner will never take this message as it is
+            error = f"HTTP {reply.status}: {reply.body[:200].decode('utf-8', 'replace')}"
+    except DomainError as exc:
+        error = "; ".join(str(m) for m in exc.messages)
+    except (OSError, urllib.error.URLError) as exc:
+        error = f"{type(exc).__name__}: {exc}"[:300]
+    with transaction.atomic():
+        locked = OutboxMessage.objects.select_for_update().get(pk=message.pk)
+        if locked.status != DeliveryStatus.PENDING:
+            return locked.status == DeliveryStatus.DELIVERED
+        locked.attempts += 1
+        if delivered:
+            locked.status = DeliveryStatus.DELIVERED
+            locked.delivered_at = now
+            locked.last_error = ""
+            locked.next_attempt_at = None
+        else:
+            locked.last_error = error[:300]
+            if permanent or now - locked.created_at > dt.timedelta(days=settings.OPENNRM_COOP_GIVE_UP_DAYS):
+                locked.status = DeliveryStatus.FAILED
+                locked.next_attempt_at = None
+            else:
+                locked.next_attempt_at = now + backoff(locked.attempts)
+        locked.save(
+            update_fields=[
+                "attempts",
+                "status",
+                "delivered_at",
+                "last_error",
+                "next_attempt_at",
+                "updated_at",
+            ]
+        )
+    log.info(
+        "coop delivery",
+        extra={
+            "message_id": str(message.message_id),
+            "partner": partner.code,
+            "type": message.type,
+            "delivered": delivered,
+            "reason": error[:120],
+        },
+    )
+    return delivered
+
+
+def deliver_due(*, transport: Transport = http_post, now: dt.datetime | None = None, limit: int = 200) -> int:
+    """Deliver every pending message whose next attempt is due, oldest first. Returns how many were delivered."""
+    now = now or timezone.now()
+    due = list(
+        OutboxMessage.objects.filter(status=DeliveryStatus.PENDING, next_attempt_at__lte=now)
+        .select_related("partner")
+        .order_by("created_at")[:limit]
+    )
+    return sum(1 for message in due if deliver_one(message, transport))
+
+
+def retry_now(message: OutboxMessage) -> None:
+    """An administrator asks for another attempt now (also of a message that was given up)."""
+    OutboxMessage.objects.filter(pk=message.pk).exclude(status=DeliveryStatus.DELIVERED).update(
+        status=DeliveryStatus.PENDING, next_attempt_at=timezone.now()
+    )
+    transaction.on_commit(_enqueue_delivery)
+
+
+# --- receiving ----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Accepted:
+    message: InboxMessage
+
+
+def _refuse(envelope: dict[str, Any] | None, refusal: env.Refused, remote_addr: str) -> None:
+    envelope = envelope or {}
+    Rejection.objects.create(
+        claimed_sender=str(envelope.get("sender", ""))[:32],
+        claimed_message_id=str(envelope.get("id", ""))[:64],
+        claimed_type=str(envelope.get("type", ""))[:32],
+        reason=refusal.reason,
+        detail=refusal.detail[:300],
+        remote_addr=remote_addr[:64],
+    )
+    log.warning(
+        "coop message refused",
+        extra={
+            "reason": refusal.reason,
+            "detail": refusal.detail[:200],
+            "sender": str(envelope.get("sender", ""))[:32],
+            "message_id": str(envelope.get("id", ""))[:64],
+        },
+    )
+
+
+def _verify(envelope: dict[str, Any]) -> tuple[Partner, env.Opened]:
+    env.check_form(envelope)
+    if envelope["recipient"] != settings.OPENNRM_COOP_ID:
+        raise env.Refused("wrong_recipient", f"addressed to {str(envelope['recipient'])[:16]}")
+    partner = Partner.objects.filter(code=str(envelope["sender"])).first()
+    if partner is None:
+        raise env.Refused("unknown_partner", f"{str(envelope['sender'])[:16]} is not a registered partner")
+    if partner.status != PartnerStatus.ACTIVE:
+        raise env.Refused("revoked_partner", f"{partner.code} is revoked")
+    keys = dict(
+        partner.keys.filter(purpose=KeyPurpose.SIGNING, revoked_at__isnull=True).values_list(
+            "key_id", "public_key"
+        )
+    )
+    env.verify_signature(envelope, keys)
+    sent_at = env.sent_time(envelope)
+    if envelope["type"] not in _handlers:
+        raise env.Refused("unknown_type", f"no handler for {str(envelope['type'])[:32]}", status=422)
+    payload = env.decrypt(envelope)
+    return partner, env.Opened(
+        message_id=uuid.UUID(str(envelope["id"])),
+        sender=partner.code,
+        type=str(envelope["type"]),
+        sent_at=sent_at,
+        payload=payload,
+    )
+
+
+def receive(body: bytes, *, remote_addr: str = "") -> tuple[int, dict[str, str]]:
+    """The inbox. Returns an HTTP status and a small JSON answer for the sender."""
+    envelope: dict[str, Any] | None = None
+    try:
+        envelope = env.parse(body)
+        partner, opened = _verify(envelope)
+        if InboxMessage.objects.filter(message_id=opened.message_id).exists():
+            raise env.Refused("replayed", "this message id was already received", status=409)
+        handler = _handlers[opened.type]
+        try:
+            with transaction.atomic():
+                message = InboxMessage.objects.create(
+                    message_id=opened.message_id,
+                    partner=partner,
+                    type=opened.type,
+                    sent_at=opened.sent_at,
+                    payload=opened.payload,
+                )
+                handler(message, opened.payload)
+                audit.record(
+                    actor=None,
+                    action="coop.message_received",
+                    target=message,
+                    details={
+                        "type": opened.type,
+                        "partner": partner.code,
+                        "message_id": str(opened.message_id),
+                    },
+                )
+        except IntegrityError as exc:
+            if InboxMessage.objects.filter(message_id=opened.message_id).exists():
+                raise env.Refused("replayed", "this message id was already received", status=409) from exc
+            raise
+        except DomainError as exc:
+            raise env.Refused("invalid_content", "; ".join(str(m) for m in exc.messages), status=422) from exc
+    except env.Refused as refusal:
+        _refuse(envelope, refusal, remote_addr)
+        return refusal.status, {"status": "refused", "reason": refusal.reason, "detail": refusal.detail}
+    return 202, {"status": "accepted", "message_id": str(opened.message_id)}
