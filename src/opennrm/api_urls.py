@@ -17,4 +17,7 @@ urlpatterns = [
     path("v1/", include("opennrm.shelters.api_urls")),
     path("v1/", include("opennrm.inspections.api_urls")),
     path("v1/", include("opennrm.stats.api_urls")),
+    path("v1/coop/", include("opennrm.cooperation.api_hub")),
+    path("v1/", include("opennrm.cooperation.api_linkage")),
+    path("v1/", include("opennrm.cooperation.api_transnational")),
 ]

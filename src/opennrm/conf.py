@@ -128,7 +128,19 @@ VARIABLES: tuple[Var, ...] = (
     Var(
         "OPENNRM_COOP_STATS_MINUTES",
         "1440",
-        "How often statistics are submitted to the regional hub, in minutes.",
+        "How often, in minutes, this instance checks whether statistics are due to the regional hub (a year is "
+        "submitted again only when one of its quarters has ended).",
+    ),
+    Var(
+        "OPENNRM_COOP_STATS_K",
+        "<OPENNRM_RELEASE_K>",
+        "k of the k-anonymous tables submitted to the regional hub: every figure below k is suppressed.",
+    ),
+    Var(
+        "OPENNRM_COOP_STATS_EPSILON",
+        "(empty)",
+        "Privacy budget ε of each statistics submission to the hub. Set: differentially private counts "
+        "(discrete Laplace noise, OpenDP) instead of k-anonymous tables; empty: no differential privacy.",
     ),
     Var(
         "OPENNRM_COOP_CLOCK_SKEW_SECONDS",
@@ -181,6 +193,20 @@ def env_int(name: str, default: int) -> int:
         return int(raw)
     except ValueError as exc:
         raise ImproperlyConfigured(f"{name} must be an integer, not {raw!r}") from exc
+
+
+def env_float(name: str) -> float | None:
+    """A positive number, or None when the variable is unset or empty."""
+    raw = env(name).strip()
+    if not raw:
+        return None
+    try:
+        value = float(raw)
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"{name} must be a number, not {raw!r}") from exc
+    if not value > 0 or value == float("inf"):
+        raise ImproperlyConfigured(f"{name} must be a number above 0, not {raw!r}")
+    return value
 
 
 def env_list(name: str, default: str) -> list[str]:

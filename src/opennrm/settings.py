@@ -9,7 +9,7 @@ import dj_database_url
 from csp.constants import NONCE, SELF
 
 from opennrm import instance
-from opennrm.conf import REPO_DIR, env, env_bool, env_int, env_list, instance_dir
+from opennrm.conf import REPO_DIR, env, env_bool, env_float, env_int, env_list, instance_dir
 
 
 def _profile_time_zone(country: str) -> str:
@@ -50,6 +50,8 @@ OPENNRM_COOP_LINKAGE_SECRET_FILE = env("OPENNRM_COOP_LINKAGE_SECRET_FILE", str(I
 OPENNRM_COOP_IS_HUB = env_bool("OPENNRM_COOP_IS_HUB", False)
 OPENNRM_COOP_HUB = env("OPENNRM_COOP_HUB", "").upper()
 OPENNRM_COOP_STATS_MINUTES = env_int("OPENNRM_COOP_STATS_MINUTES", 1440)
+OPENNRM_COOP_STATS_K = env_int("OPENNRM_COOP_STATS_K", OPENNRM_RELEASE_K)
+OPENNRM_COOP_STATS_EPSILON = env_float("OPENNRM_COOP_STATS_EPSILON")
 OPENNRM_COOP_CLOCK_SKEW_SECONDS = env_int("OPENNRM_COOP_CLOCK_SKEW_SECONDS", 300)
 OPENNRM_COOP_MAX_AGE_SECONDS = env_int("OPENNRM_COOP_MAX_AGE_SECONDS", 900)
 OPENNRM_COOP_RETRY_SECONDS = env_int("OPENNRM_COOP_RETRY_SECONDS", 30)
@@ -247,6 +249,9 @@ SPECTACULAR_SETTINGS = {
         "ClosureReasonEnum": "opennrm.cases.choices.ClosureReason",
         "DocumentTypeEnum": "opennrm.cases.choices.DocumentType",
         "ShelterCategoryEnum": "opennrm.shelters.models.Category",
+        "AgencyKindEnum": "opennrm.accounts.models.AgencyKind",
+        "TransnationalStatusEnum": "opennrm.cooperation.models.TransnationalStatus",
+        "TransnationalUpdateKindEnum": "opennrm.cooperation.models.UpdateKind",
     },
 }
 

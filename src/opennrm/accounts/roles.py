@@ -38,6 +38,11 @@ class Perm(models.TextChoices):
     DECISION_MAKE = "decision.make", _("Decide victim status")
     REFERRAL_SEND = "referral.send", _("Refer a case to a service")
     REFERRAL_RESPOND = "referral.respond", _("Accept or decline service referrals for the agency")
+    TRANSNATIONAL_SEND = "transnational.send", _("Refer cases to partner countries")
+    TRANSNATIONAL_RECEIVE = (
+        "transnational.receive",
+        _("Receive transnational referrals for the country: accept or decline, open the local case"),
+    )
     SERVICE_RECORD = "service.record", _("Record services delivered")
     COMPENSATION_APPROVE = "compensation.approve", _("Approve and record compensation")
     INSPECTION_RECORD = "inspection.record", _("Record labour inspections and screen workers on site")
@@ -67,6 +72,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
             Perm.DECISION_REQUEST,
             Perm.REFERRAL_SEND,
             Perm.COMPENSATION_APPROVE,
+            Perm.TRANSNATIONAL_SEND,
+            Perm.TRANSNATIONAL_RECEIVE,
         }
     ),
     Role.SERVICE_PROVIDER: frozenset(
@@ -92,7 +99,9 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
 ROLE_DESCRIPTIONS: dict[Role, str] = {
     Role.FIRST_RESPONDER: "Police officer, labour inspector, outreach worker, hotline operator or consular officer "
     "who files referrals and anonymous notifications; sees only what they filed.",
-    Role.CASE_WORKER: "Runs cases end to end for the agency (State Fund, social service, NGO).",
+    Role.CASE_WORKER: "Runs cases end to end for the agency (State Fund, social service, NGO). With national scope, "
+    "also the country's focal point for transnational referrals: the incoming inbox is country-wide, so "
+    "`transnational.receive` acts only through a national-scope membership.",
     Role.SERVICE_PROVIDER: "Shelter, crisis centre, medical, psychological or legal-aid staff: receives referrals for "
     "the agency and records services; sees only what the service needs.",
     Role.DECISION_MAKER: "Member of the identification authority (Georgia: the Permanent Group) who decides status.",

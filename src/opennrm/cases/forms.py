@@ -745,6 +745,13 @@ class ConsentForm(forms.Form):
         to_field_name="public_id",
         required=False,
     )
+    country = forms.ChoiceField(
+        label=_("Country (for sharing with another country)"),
+        required=False,
+        help_text=_(
+            "Required when the purpose is sharing with another country: the consent covers that country only."
+        ),
+    )
     basis = forms.ChoiceField(label=_("Basis"), choices=ConsentBasis.choices, initial=ConsentBasis.CONSENT)
     justification = forms.CharField(
         label=_("Justification"),
@@ -758,3 +765,7 @@ class ConsentForm(forms.Form):
         field = self.fields["agency"]
         assert isinstance(field, forms.ModelChoiceField)
         field.queryset = Agency.objects.filter(is_active=True).order_by("name")
+        own = active_profile().code
+        country = self.fields["country"]
+        assert isinstance(country, forms.ChoiceField)
+        country.choices = [(code, name) for code, name in country_choices() if code != own]

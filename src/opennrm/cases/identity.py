@@ -10,7 +10,7 @@ date of birth), never shown unless the user may see the case.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from django.db import transaction
@@ -84,6 +84,11 @@ def index_entries(person: Person) -> set[tuple[str, str]]:
     return {(k, d) for k, d in entries if d}
 
 
+# Other apps keep their own indexes of a person current (e.g. cooperation's record-linkage encoding): each hook
+# runs at the end of `index_person`, in the same transaction. Registered in AppConfig.ready(); cases imports none.
+person_indexed_hooks: list[Callable[[Person], None]] = []
+
+
 @transaction.atomic
 def index_person(person: Person) -> None:
     wanted = index_entries(person)
@@ -92,6 +97,8 @@ def index_person(person: Person) -> None:
     IdentityIndex.objects.bulk_create(
         [IdentityIndex(person=person, kind=k, digest=d) for k, d in wanted - set(existing)]
     )
+    for hook in person_indexed_hooks:
+        hook(person)
 
 
 def jaro_winkler(a: str, b: str) -> float:

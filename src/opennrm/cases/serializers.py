@@ -439,6 +439,7 @@ class ConsentSerializer(IdentifyingFieldsMixin, serializers.ModelSerializer[Cons
             "id",
             "purpose",
             "agency",
+            "country",
             "basis",
             "given",
             "recorded_by",
@@ -459,6 +460,14 @@ class ConsentInputSerializer(serializers.Serializer[Any]):
         allow_null=True,
         default=None,
         help_text="For a referral: the agency the consent is for.",
+    )
+    country = serializers.CharField(
+        max_length=2,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="For sharing with another country (purpose cross_border, where it is required): the ISO 3166-1 "
+        "code of the country the consent is for.",
     )
     basis = serializers.ChoiceField(choices=ConsentBasis.choices, default=ConsentBasis.CONSENT)
     justification = serializers.CharField(required=False, allow_blank=True, default="")

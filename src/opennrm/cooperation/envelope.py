@@ -140,17 +140,21 @@ def check_form(envelope: dict[str, Any]) -> None:
     for name in (*HEADER_FIELDS, "enc", "sig_kid", "sig"):
         if name not in envelope:
             raise Refused("unsigned" if name in ("sig", "sig_kid") else "malformed", f"no {name}", status=400)
-    if envelope["v"] != VERSION:
-        raise Refused("malformed", f"unsupported version {envelope['v']!r}", status=400)
+    # `type(...) is int`: JSON `true` and `1.0` compare equal to 1 in Python but are other values.
+    if type(envelope["v"]) is not int or envelope["v"] != VERSION:
+        raise Refused("malformed", f"unsupported version {str(envelope['v'])[:16]!r}", status=400)
+    for name in (*HEADER_FIELDS[1:], "sig_kid", "sig"):
+        if not isinstance(envelope[name], str) or not envelope[name]:
+            raise Refused("malformed", f"{name} is not a text", status=400)
     try:
-        uuid.UUID(str(envelope["id"]))
+        uuid.UUID(envelope["id"])
     except ValueError as exc:
         raise Refused("malformed", "message id is not a UUID", status=400) from exc
     enc = envelope["enc"]
     if (
         not isinstance(enc, dict)
         or enc.get("alg") != ALG
-        or not all(k in enc for k in ("kid", "epk", "nonce", "ct"))
+        or not all(isinstance(enc.get(k), str) for k in ("kid", "epk", "nonce", "ct"))
     ):
         raise Refused("malformed", "unsupported or incomplete encryption block", status=400)
 
@@ -185,9 +189,11 @@ def sent_time(envelope: dict[str, Any], *, now: dt.datetime | None = None) -> dt
     return moment
 
 
-def decrypt(envelope: dict[str, Any]) -> Any:
+def decrypt(envelope: dict[str, Any], *, private_key: X25519PrivateKey | None = None) -> Any:
+    """The payload, opened with this instance's key named by the envelope (or `private_key`: tests that play a
+    partner open what this instance sealed to them)."""
     enc = envelope["enc"]
-    private = instance_keys().encryption_key(str(enc["kid"]))
+    private = private_key or instance_keys().encryption_key(str(enc["kid"]))
     if private is None:
         raise Refused("unknown_key", "the payload is sealed to a key this instance does not hold")
     header = {k: envelope[k] for k in HEADER_FIELDS}

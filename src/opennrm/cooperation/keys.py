@@ -142,7 +142,9 @@ def _write(keys: InstanceKeys) -> None:
     os.replace(tmp, path)
 
 
-_cache: tuple[float, InstanceKeys] | None = None
+# Keyed by the file's path, inode and modification time: a rotation replaces the file (new inode), so every
+# process sees it on its next message, and tests that point the setting at another file never get stale keys.
+_cache: tuple[tuple[str, int, int], InstanceKeys] | None = None
 
 
 def instance_keys() -> InstanceKeys:
@@ -162,9 +164,10 @@ def instance_keys() -> InstanceKeys:
             pass
         finally:
             tmp.unlink()
-    mtime = path.stat().st_mtime
-    if _cache is None or _cache[0] != mtime:
-        _cache = (mtime, _load(json.loads(path.read_text(encoding="utf-8"))))
+    stat = path.stat()
+    version = (str(path), stat.st_ino, stat.st_mtime_ns)
+    if _cache is None or _cache[0] != version:
+        _cache = (version, _load(json.loads(path.read_text(encoding="utf-8"))))
     return _cache[1]
 
 

@@ -4,8 +4,10 @@
   that caused it was committed. After commit a delivery task is queued; a periodic task and `deliver_outbox` pick
   up whatever is still due, so a partner that is down for a week loses nothing.
 - `deliver_due()` seals each due message afresh (new time, new signature, same message id) and POSTs it to the
-  partner's inbox. 2xx, or 409 (the partner already has this id), mark it delivered; anything else is retried
-  with exponential back-off, until `OPENNRM_COOP_GIVE_UP_DAYS`, then it is marked failed for an administrator.
+  partner's inbox. A 2xx answer naming the message id, or a 409 "replayed" (the partner already has it), marks it
+  delivered; 400, 413 and 422 (the partner will never take it as it is) and a revoked partner mark it failed at
+  once; anything else (network errors, 403, 5xx, redirects) is retried with exponential back-off until
+  `OPENNRM_COOP_GIVE_UP_DAYS`, then it is marked failed for an administrator.
 - `receive()` is the inbox: it refuses anything it cannot verify (see `envelope`), records the message id under a
   unique constraint and runs the handler for its type in one transaction, so a message acts at most once and a
   handler that fails leaves nothing behind.
@@ -14,6 +16,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 import random
 import urllib.error
@@ -28,6 +31,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from opennrm.accounts.models import User
 from opennrm.cooperation import envelope as env
 from opennrm.cooperation.models import (
     DeliveryStatus,
@@ -102,6 +106,17 @@ class Response:
 Transport = Callable[[str, bytes], Response]
 
 
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    """A redirect is an answer, not a place to go: urllib would follow it as a GET without the body, and a page
+    answering that GET with 200 would pass for a delivery."""
+
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
+_opener = urllib.request.build_opener(_NoRedirect)
+
+
 def http_post(url: str, body: bytes) -> Response:
     if not url.startswith(("https://", "http://")):
         raise OSError("partner address is not http(s)")
@@ -112,16 +127,33 @@ def http_post(url: str, body: bytes) -> Response:
         headers={"Content-Type": "application/json", "User-Agent": "OpenNRM-coop/1"},
     )
     try:
-        with urllib.request.urlopen(request, timeout=settings.OPENNRM_COOP_TIMEOUT_SECONDS) as reply:  # noqa: S310
+        with _opener.open(request, timeout=settings.OPENNRM_COOP_TIMEOUT_SECONDS) as reply:
             return Response(reply.status, reply.read(4096))
     except urllib.error.HTTPError as exc:
         return Response(exc.code, exc.read(4096) if exc.fp else b"")
 
 
+def _answer(body: bytes) -> dict[str, Any]:
+    try:
+        answer = json.loads(body)
+    except ValueError:
+        return {}
+    return answer if isinstance(answer, dict) else {}
+
+
+def _confirms(reply: Response, message: OutboxMessage) -> bool:
+    """Whether the reply comes from an OpenNRM inbox that has this message: a 2xx naming its id, or a 409 saying
+    it was already received. Any other 2xx (a proxy's page, a captive portal) is not a delivery."""
+    answer = _answer(reply.body)
+    if 200 <= reply.status < 300:
+        return answer.get("message_id") == str(message.message_id)
+    return reply.status == 409 and answer.get("reason") == "replayed"
+
+
 def _encryption_key(partner: Partner) -> str:
     key = (
         partner.keys.filter(purpose=KeyPurpose.ENCRYPTION, revoked_at__isnull=True)
-        .order_by("-created_at")
+        .order_by("-created_at", "-pk")
         .first()
     )
     if key is None:
@@ -144,6 +176,7 @@ def deliver_one(message: OutboxMessage, transport: Transport = http_post) -> boo
     permanent = False
     try:
         if partner.status != PartnerStatus.ACTIVE:
+            permanent = True  # revocation is final: nothing more goes to this partner
             raise DomainError(_("This partner instance is revoked."), code="partner_revoked")
         sealed = env.seal(
             message_id=message.message_id,
@@ -153,14 +186,16 @@ def deliver_one(message: OutboxMessage, transport: Transport = http_post) -> boo
             payload=message.payload,
         )
         reply = transport(partner.base_url.rstrip("/") + INBOX_PATH, env.canonical(sealed))
-        if 200 <= reply.status < 300 or reply.status == 409:
+        if _confirms(reply, message):
             delivered = True
         else:
             permanent = reply.status in (400, 413, 422)  # the partner will never take this message as it is
             error = f"HTTP {reply.status}: {reply.body[:200].decode('utf-8', 'replace')}"
     except DomainError as exc:
         error = "; ".join(str(m) for m in exc.messages)
-    except (OSError, urllib.error.URLError) as exc:
+    except Exception as exc:  # network errors and any other: one message never blocks the outbox
+        if not isinstance(exc, OSError):
+            log.exception("coop delivery error", extra={"message_id": str(message.message_id)})
         error = f"{type(exc).__name__}: {exc}"[:300]
     with transaction.atomic():
         locked = OutboxMessage.objects.select_for_update().get(pk=message.pk)
@@ -213,12 +248,24 @@ def deliver_due(*, transport: Transport = http_post, now: dt.datetime | None = N
     return sum(1 for message in due if deliver_one(message, transport))
 
 
-def retry_now(message: OutboxMessage) -> None:
-    """An administrator asks for another attempt now (also of a message that was given up)."""
-    OutboxMessage.objects.filter(pk=message.pk).exclude(status=DeliveryStatus.DELIVERED).update(
-        status=DeliveryStatus.PENDING, next_attempt_at=timezone.now()
+@transaction.atomic
+def retry_now(*, actor: User, message: OutboxMessage) -> bool:
+    """An administrator asks for another attempt now (also of a message that was given up). A message already
+    delivered, or to a revoked partner, is left as it is. Returns whether an attempt was scheduled."""
+    scheduled = (
+        OutboxMessage.objects.filter(pk=message.pk, partner__status=PartnerStatus.ACTIVE)
+        .exclude(status=DeliveryStatus.DELIVERED)
+        .update(status=DeliveryStatus.PENDING, next_attempt_at=timezone.now(), updated_at=timezone.now())
     )
-    transaction.on_commit(_enqueue_delivery)
+    if scheduled:
+        audit.record(
+            actor=actor,
+            action="coop.message_retry",
+            target=message,
+            details={"partner": message.partner.code, "message_id": str(message.message_id)},
+        )
+        transaction.on_commit(_enqueue_delivery)
+    return bool(scheduled)
 
 
 # --- receiving ----------------------------------------------------------------------------------------
@@ -278,14 +325,24 @@ def _verify(envelope: dict[str, Any]) -> tuple[Partner, env.Opened]:
     )
 
 
+def _check_not_seen(partner: Partner, message_id: uuid.UUID) -> None:
+    seen = InboxMessage.objects.filter(message_id=message_id).values_list("partner_id", flat=True).first()
+    if seen is None:
+        return
+    if seen == partner.pk:
+        raise env.Refused("replayed", "this message id was already received", status=409)
+    # Another partner's message had this id: never answer 409 here, which would tell the sender that *its*
+    # message had arrived.
+    raise env.Refused("id_conflict", "this message id was used by another partner", status=422)
+
+
 def receive(body: bytes, *, remote_addr: str = "") -> tuple[int, dict[str, str]]:
     """The inbox. Returns an HTTP status and a small JSON answer for the sender."""
     envelope: dict[str, Any] | None = None
     try:
         envelope = env.parse(body)
         partner, opened = _verify(envelope)
-        if InboxMessage.objects.filter(message_id=opened.message_id).exists():
-            raise env.Refused("replayed", "this message id was already received", status=409)
+        _check_not_seen(partner, opened.message_id)
         handler = _handlers[opened.type]
         try:
             with transaction.atomic():
@@ -307,9 +364,8 @@ def receive(body: bytes, *, remote_addr: str = "") -> tuple[int, dict[str, str]]
                         "message_id": str(opened.message_id),
                     },
                 )
-        except IntegrityError as exc:
-            if InboxMessage.objects.filter(message_id=opened.message_id).exists():
-                raise env.Refused("replayed", "this message id was already received", status=409) from exc
+        except IntegrityError:
+            _check_not_seen(partner, opened.message_id)  # a concurrent delivery of the same message won
             raise
         except DomainError as exc:
             raise env.Refused("invalid_content", "; ".join(str(m) for m in exc.messages), status=422) from exc

@@ -59,6 +59,12 @@ def register_partner(
     partner, created = Partner.objects.select_for_update().get_or_create(
         code=code, defaults={"country": country, "name": name or code, "base_url": base_url, "is_hub": is_hub}
     )
+    if created and not {KeyPurpose.SIGNING, KeyPurpose.ENCRYPTION} <= {
+        purpose for purpose, _k, _i in checked
+    }:
+        raise DomainError(
+            _("A new partner needs at least one signing key and one encryption key."), code="no_keys"
+        )
     if not created:
         if partner.status == PartnerStatus.REVOKED:
             raise DomainError(
@@ -88,8 +94,15 @@ def register_partner(
 
 
 def register_from_card(*, actor: User | None, card: dict[str, Any]) -> Partner:
-    """Register a partner from the card its administrator printed with `coop_keys show --json`."""
+    """Register a partner from the card its administrator printed with `coop_keys show --json`.
+
+    The card's active encryption key is registered last, so it is the one this instance encrypts to (the newest
+    key that is not revoked), whatever order the card lists its keys in."""
     try:
+        encryption_keys = [str(k) for k in card["encryption_keys"]]
+        active = str(card.get("active_encryption_key") or "")
+        if active:
+            encryption_keys = [k for k in encryption_keys if k != active] + [active]
         return register_partner(
             actor=actor,
             code=str(card["code"]),
@@ -97,10 +110,10 @@ def register_from_card(*, actor: User | None, card: dict[str, Any]) -> Partner:
             name=str(card.get("name") or card["code"]),
             base_url=str(card["url"]),
             signing_keys=[str(k) for k in card["signing_keys"]],
-            encryption_keys=[str(k) for k in card["encryption_keys"]],
+            encryption_keys=encryption_keys,
             is_hub=bool(card.get("is_hub", False)),
         )
-    except (KeyError, TypeError) as exc:
+    except (KeyError, TypeError, AttributeError) as exc:
         raise DomainError(_("The partner card is incomplete."), code="invalid_card") from exc
 
 

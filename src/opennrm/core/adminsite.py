@@ -36,7 +36,7 @@ class OpenNRMAdminSite(admin.AdminSite):
         context["available_apps"] = [
             a
             for a in context["available_apps"]
-            if a["app_label"] in {"accounts", "referrals", "shelters", "inspections"}
+            if a["app_label"] in {"accounts", "referrals", "shelters", "inspections", "cooperation"}
         ]
         return context
 

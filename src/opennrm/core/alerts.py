@@ -15,9 +15,16 @@ TEMPLATES = {
     "inspection_referral": _(
         "%(reference)s: a labour inspection in %(region)s referred a presumed victim of forced labour."
     ),
+    "transnational_referral_received": _(
+        "A transnational referral from %(partner)s is waiting for a decision (accept or decline)."
+    ),
+    "transnational_referral_answered": _("%(reference)s: %(partner)s answered the transnational referral."),
     "inspection_notification": _(
         "A labour inspection in %(region)s found a presumed victim of forced labour who did not consent to a "
         "referral: anonymous notification %(reference)s."
+    ),
+    "linkage_answered": _(
+        "%(reference)s: %(partner)s answered whether the person is known there: %(count)s candidate(s)."
     ),
 }
 

@@ -6,7 +6,7 @@ A case the user may not see answers 404 (`get_case`); so does an act the user ma
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -50,6 +50,10 @@ from opennrm.core.profiles import active_profile
 from opennrm.core.reference import UnknownCodeError, country_name, language_name
 
 TIMELINE_ON_PAGE = 20
+# Apps that write their own kinds of timeline entries register a describer here (in AppConfig.ready()), so the
+# timeline tells them in a sentence without cases importing those apps. A describer gets the event and the
+# translated name of who acted, and returns a translated sentence, or None for kinds that are not its own.
+event_describers: list[Callable[[CaseEvent, str], str | None]] = []
 # Case fields that are encrypted free text: shown only to users who may read identity, and audited.
 CASE_PRIVATE_FIELDS = ("narrative", "guardian")
 
@@ -139,8 +143,10 @@ def describe_event(event: CaseEvent) -> str:
     d = event.data or {}
     who = _actor(event)
     agency = str(d.get("agency_name") or d.get("to_agency") or d.get("agency") or "")
-    service = _service_name(str(d.get("service") or d.get("service_name") or ""), _event_country(event))
     kind = event.kind
+    if kind == "consent" and d.get("country"):
+        agency = _country(str(d["country"]))  # consent to sharing with another country names the country
+    service = _service_name(str(d.get("service") or d.get("service_name") or ""), _event_country(event))
     if kind == "imported":
         return _("%(who)s imported the case from a file (import %(import)s, row %(row)s).") % {
             "who": who,
@@ -225,10 +231,13 @@ def describe_event(event: CaseEvent) -> str:
         return _("%(who)s added a note.") % {"who": who}
     if kind == "attachment_added":
         return _("%(who)s attached a file.") % {"who": who}
-    return _describe_referral(kind, who, agency, service) or _("%(who)s: %(kind)s.") % {
-        "who": who,
-        "kind": kind.replace("_", " "),
-    }
+    described = _describe_referral(kind, who, agency, service)
+    if described:
+        return described
+    for describer in event_describers:
+        if (sentence := describer(event, who)) is not None:
+            return sentence
+    return _("%(who)s: %(kind)s.") % {"who": who, "kind": kind.replace("_", " ")}
 
 
 def _event_country(event: CaseEvent) -> str:
@@ -386,7 +395,10 @@ def _page(case: Case, access: Access, **extra: Any) -> dict[str, Any]:
 
 
 def _consents(case: Case) -> list[Consent]:
-    return list(case.consents.select_related("agency", "recorded_by").order_by("-created_at"))
+    consents = list(case.consents.select_related("agency", "recorded_by").order_by("-created_at"))
+    for consent in consents:  # a consent to sharing with another country names it: shown by its name
+        setattr(consent, "country_name", _country(consent.country))  # noqa: B010
+    return consents
 
 
 @require_GET
@@ -568,12 +580,15 @@ def consent(request: HttpRequest, public_id: str = "") -> HttpResponse:
                     agency=data.get("agency"),
                     basis=ConsentBasis(data["basis"]),
                     justification=data.get("justification", ""),
+                    country=data.get("country", ""),
                 )
             except DomainError as exc:
                 field = {
                     "agency_required": "agency",
                     "justification_required": "justification",
                     "invalid_basis": "basis",
+                    "country_required": "country",
+                    "unknown_code": "country",
                 }.get(exc.code or "")
                 form.add_error(field, exc)
             else:

@@ -1,0 +1,35 @@
+"""Privacy-preserving record linkage: keyed Bloom-filter encodings and their matching (docs/record-linkage.md)."""
+
+from opennrm.cooperation.linkage.encoding import (
+    BITS,
+    EncodedSet,
+    Encoder,
+    Encoding,
+    LinkageRecord,
+    fold_name,
+    latin_name,
+)
+from opennrm.cooperation.linkage.matching import (
+    DEFAULT_THRESHOLD,
+    Match,
+    candidate_pairs,
+    deduplicate,
+    dice,
+    match,
+)
+
+__all__ = [
+    "BITS",
+    "DEFAULT_THRESHOLD",
+    "EncodedSet",
+    "Encoder",
+    "Encoding",
+    "LinkageRecord",
+    "Match",
+    "candidate_pairs",
+    "deduplicate",
+    "dice",
+    "fold_name",
+    "latin_name",
+    "match",
+]

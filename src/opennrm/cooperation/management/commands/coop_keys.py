@@ -32,7 +32,16 @@ class Command(BaseCommand):
             self.stdout.write(f"Instance: {card['code']} ({card['country']}) at {card['url']}")
             self.stdout.write(f"Signing key (Ed25519):     {card['active_signing_key']}")
             self.stdout.write(f"Encryption key (X25519):   {card['active_encryption_key']}")
-            self.stdout.write("Hand these to the partners' administrators over a channel you trust.")
+            self.stdout.write("Key pairs (pair id, created, signing key id, encryption key id):")
+            pairs = keys.instance_keys().pairs
+            for pair in pairs:
+                active = "  active" if pair is pairs[-1] else ""
+                self.stdout.write(
+                    f"  {pair.kid}  {pair.created[:19]}  {pair.signing_kid}  {pair.encryption_kid}{active}"
+                )
+            self.stdout.write(
+                "Hand `coop_keys show --json` to the partners' administrators over a channel you trust."
+            )
         elif action == "rotate":
             pair = keys.rotate()
             audit.record(actor=None, action="coop.keys_rotated", details={"pair": pair.kid})

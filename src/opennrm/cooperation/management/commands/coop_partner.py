@@ -18,6 +18,7 @@ class Command(BaseCommand):
     help = (
         "Register a partner instance from its card (`coop_keys show --json` on the partner), list or revoke."
     )
+    stealth_options = ("stdin",)  # call_command(..., stdin=...) in tests
 
     def add_arguments(self, parser: CommandParser) -> None:
         sub = parser.add_subparsers(dest="action", required=True)
@@ -40,10 +41,17 @@ class Command(BaseCommand):
             raise CommandError("; ".join(str(m) for m in exc.messages)) from exc
 
     def _add(self, options: dict[str, Any]) -> None:
-        raw = (
-            sys.stdin.read() if options["card"] == "-" else Path(options["card"]).read_text(encoding="utf-8")
-        )
-        card = json.loads(raw)
+        try:
+            raw = (
+                (options.get("stdin") or sys.stdin).read()
+                if options["card"] == "-"
+                else Path(options["card"]).read_text(encoding="utf-8")
+            )
+            card = json.loads(raw)
+        except (OSError, ValueError) as exc:
+            raise CommandError(f"Cannot read the partner card: {exc}") from exc
+        if not isinstance(card, dict):
+            raise CommandError("The partner card is not a JSON object.")
         if options["name"]:
             card["name"] = options["name"]
         if options["url"]:
