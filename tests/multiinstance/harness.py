@@ -40,6 +40,28 @@ _INHERITED_PREFIXES = ("OPENNRM_", "DJANGO_", "DATABASE_URL", "TEST_DATABASE_URL
 PYCACHE = REPO / "build" / "pycache"
 
 
+def _parent_death_signal() -> Callable[[], None] | None:
+    """On Linux, a child asks the kernel for SIGTERM when the test process dies, even killed outright: a crashed
+    or timed-out run leaves no server behind. (Prepared here: the child only makes the system call.)"""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+    except OSError:
+        return None
+    pr_set_pdeathsig = 1
+
+    def ask() -> None:
+        libc.prctl(pr_set_pdeathsig, signal.SIGTERM)
+
+    return ask
+
+
+_DIE_WITH_PARENT = _parent_death_signal()
+
+
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
@@ -160,6 +182,7 @@ class Instance:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,  # its own process group: stop() ends it and every child it forked
+                preexec_fn=_DIE_WITH_PARENT,  # a single system call, prepared in the parent
             )
         finally:
             log.close()

@@ -92,30 +92,31 @@ class Cluster:
 # --- set-up ------------------------------------------------------------------------------------------------
 
 
-def _exchange_keys(instances: list[Instance]) -> dict[str, dict[str, Any]]:
-    """Each administrator prints the instance's card; every other administrator registers it (the hub's with
-    --hub). Returns the cards by instance code."""
-    printed = parallel(lambda i=i: i.manage("coop_keys", "show", "--json") for i in instances)
-    cards = {i.code: json.loads(text) for i, text in zip(instances, printed, strict=True)}
-    additions = []
-    for instance in instances:
-        for code, card in cards.items():
-            if code == instance.code:
-                continue
-            hub = ["--hub"] if card["is_hub"] else []
-            text = json.dumps(card)
-            additions.append(
-                lambda i=instance, t=text, h=hub: i.manage("coop_partner", "add", "-", *h, input=t)
-            )
-    parallel(additions)
-    return cards
+@dataclass
+class Prepared:
+    people: People
+    card: dict[str, Any]
+    linkage_secret: str = ""
 
 
-def _share_linkage_secret(origin: Instance, others: list[Instance]) -> None:
-    """The secret is generated on one instance, printed once, and imported by the other focal points."""
-    secret = origin.manage("coop_linkage_secret", "generate").strip()
-    assert secret, "coop_linkage_secret generate printed no secret"
-    parallel(lambda i=i: i.manage("coop_linkage_secret", "import", input=secret) for i in others)
+def _prepare(instance: Instance, *, generate_linkage_secret: bool) -> Prepared:
+    """An instance's administrator: the database, the agencies and users, the public card for the partners, and
+    on one instance of the region the record-linkage secret (printed once)."""
+    instance.manage("migrate", "--no-input", "-v", "0")
+    people = create_people(instance, AGENCIES[instance.code], PEOPLE[instance.code])
+    card = json.loads(instance.manage("coop_keys", "show", "--json"))
+    secret = instance.manage("coop_linkage_secret", "generate").strip() if generate_linkage_secret else ""
+    return Prepared(people=people, card=card, linkage_secret=secret)
+
+
+def _introduce(instance: Instance, others: list[Prepared], linkage_secret: str) -> None:
+    """The administrator registers every partner from its card (the hub's with --hub) and, unless this instance
+    made it, imports the linkage secret."""
+    for other in others:
+        hub = ["--hub"] if other.card["is_hub"] else []
+        instance.manage("coop_partner", "add", "-", *hub, input=json.dumps(other.card))
+    if linkage_secret:
+        instance.manage("coop_linkage_secret", "import", input=linkage_secret)
 
 
 @pytest.fixture
@@ -136,10 +137,18 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
                 )
             )
         ge, ua, md = instances
-        parallel(lambda i=i: i.manage("migrate", "--no-input", "-v", "0") for i in instances)
-        people = parallel(lambda i=i: create_people(i, AGENCIES[i.code], PEOPLE[i.code]) for i in instances)
-        cards = _exchange_keys(instances)
-        _share_linkage_secret(ge, [ua, md])
+        done = parallel(lambda i=i: _prepare(i, generate_linkage_secret=i is ge) for i in instances)
+        prepared = {i.code: p for i, p in zip(instances, done, strict=True)}
+        secret = prepared["GE"].linkage_secret
+        assert secret, "coop_linkage_secret generate printed no secret"
+        parallel(
+            lambda i=i: _introduce(
+                i,
+                [p for code, p in prepared.items() if code != i.code],
+                "" if i is ge else secret,
+            )
+            for i in instances
+        )
         for instance in instances:
             instance.start()
         for instance in instances:
@@ -148,8 +157,8 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
             ge=ge,
             ua=ua,
             md=md,
-            people={i.code: p for i, p in zip(instances, people, strict=True)},
-            cards=cards,
+            people={code: p.people for code, p in prepared.items()},
+            cards={code: p.card for code, p in prepared.items()},
         )
     finally:
         for instance in instances:
@@ -318,6 +327,17 @@ def referral_end_to_end(cluster: Cluster) -> None:
     assert accepted["status"] == "accepted" and accepted["case_reference"].startswith("UA-")
     ua_case = ok(ua.get(f"/api/v1/cases/{accepted['case']}/", token=cluster.token(ua, "caseworker")))
     assert ua_case["owning_agency"]["id"] == cluster.agency(ua, "centre")
+    identity = ok(
+        ua.get(
+            f"/api/v1/cases/{accepted['case']}/identity/?fields=given_name,family_name,narrative",
+            token=cluster.token(ua, "caseworker"),
+        )
+    )
+    assert (identity["given_name"], identity["family_name"], identity["narrative"]) == (
+        "Tamari",
+        "Kapanadze",
+        "",
+    )
 
     # Georgia learns the answer and Ukraine's reference.
     def answered() -> dict[str, Any] | None:

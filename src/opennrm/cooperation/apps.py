@@ -8,10 +8,11 @@ class CooperationConfig(AppConfig):
     verbose_name = _("Cross-border cooperation")
 
     def ready(self) -> None:
-        from opennrm.cooperation.tasks import deliver_outbox
+        from opennrm.cooperation.tasks import deliver_outbox, prune_rejections
         from opennrm.core import scheduler
 
         scheduler.every(minutes=1, task=deliver_outbox)
+        scheduler.every(minutes=24 * 60, task=prune_rejections)
 
         from opennrm.cases import identity
         from opennrm.cases.views import case as case_views

@@ -245,7 +245,18 @@ def deliver_due(*, transport: Transport = http_post, now: dt.datetime | None = N
         .select_related("partner")
         .order_by("created_at")[:limit]
     )
-    return sum(1 for message in due if deliver_one(message, transport))
+    return sum(1 for message in due if _claim(message, now) and deliver_one(message, transport))
+
+
+def _claim(message: OutboxMessage, now: dt.datetime) -> bool:
+    """Take a due message for this worker: a compare-and-swap pushes its next attempt past the delivery timeout,
+    so a second worker (or scheduler) running at the same moment skips it, and a worker that dies mid-delivery
+    leaves it due again once the lease has passed."""
+    lease = now + dt.timedelta(seconds=settings.OPENNRM_COOP_TIMEOUT_SECONDS + 30)
+    claimed = OutboxMessage.objects.filter(
+        pk=message.pk, status=DeliveryStatus.PENDING, next_attempt_at=message.next_attempt_at
+    ).update(next_attempt_at=lease)
+    return claimed == 1
 
 
 @transaction.atomic

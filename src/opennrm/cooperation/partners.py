@@ -7,6 +7,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -51,7 +52,11 @@ def register_partner(
         raise DomainError(_("A partner code is 1 to 16 characters."), code="invalid_code")
     if not is_valid_country(country):
         raise DomainError(_("Unknown country code."), code="invalid_country")
-    if not base_url.startswith(("https://", "http://")):
+    # Plain http only to loopback, or where the whole platform runs without TLS (`make run`).
+    loopback = base_url.startswith(("http://127.0.0.1:", "http://localhost:", "http://[::1]:"))
+    if not (
+        base_url.startswith("https://") or loopback or (not settings.HTTPS and base_url.startswith("http://"))
+    ):
         raise DomainError(_("The address must start with https://."), code="invalid_url")
     checked = [(KeyPurpose.SIGNING, k, _check_key(k, KeyPurpose.SIGNING)) for k in signing_keys] + [
         (KeyPurpose.ENCRYPTION, k, _check_key(k, KeyPurpose.ENCRYPTION)) for k in encryption_keys

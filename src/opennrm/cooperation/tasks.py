@@ -27,3 +27,21 @@ def submit_statistics() -> int:
             "coop statistics not submitted", extra={"reason": "; ".join(str(m) for m in exc.messages)}
         )
         return 0
+
+
+REJECTIONS_KEPT_DAYS = 90
+
+
+@task()
+def prune_rejections() -> int:
+    """Refused messages are kept 90 days for investigation, then deleted: anyone can post to the inbox, so the
+    table must not grow without bound."""
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from opennrm.cooperation.models import Rejection
+
+    cutoff = timezone.now() - dt.timedelta(days=REJECTIONS_KEPT_DAYS)
+    deleted, _by_model = Rejection.objects.filter(at__lt=cutoff).delete()
+    return deleted

@@ -80,7 +80,10 @@ _FOLDS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"ph", "f"),
         (r"th", "t"),
         (r"kh|gh", "h"),  # Х, ხ, ღ
-        (r"(?<![csz])h", "g"),  # Г is h in Ukrainian and Belarusian, g in Russian: Serhii / Sergei, Olha / Olga
+        (
+            r"(?<![csz])h",
+            "g",
+        ),  # Г is h in Ukrainian and Belarusian, g in Russian: Serhii / Sergei, Olha / Olga
         (r"t[sz]", "c"),  # Ц, წ, ც: Tsereteli / Cereteli
         (r"ck|q", "k"),  # ყ (q') and ქ / к
         (r"w", "v"),
@@ -112,7 +115,7 @@ def name_bigrams(text: str) -> set[str]:
 
 
 def canonical_sex(sex: str) -> str:
-    """"feminine"/"female"/"f" -> "female", "masculine"/"male"/"m" -> "male", unknown -> "", others as given."""
+    """ "feminine"/"female"/"f" -> "female", "masculine"/"male"/"m" -> "male", unknown -> "", others as given."""
     value = sex.strip().lower()
     if value in _UNKNOWN_SEX:
         return ""

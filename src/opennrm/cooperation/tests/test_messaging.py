@@ -27,6 +27,7 @@ from opennrm.cooperation.models import (
     Partner,
     Rejection,
 )
+from opennrm.cooperation.tasks import prune_rejections
 from opennrm.cooperation.tests import coop_kit as kit
 from opennrm.core.errors import DomainError
 from opennrm.core.models import AuditEntry
@@ -426,3 +427,46 @@ def test_a_non_administrator_cannot_run_the_retry_action():
     assert response.status_code == 302 and "/login/" in response["Location"]
     assert reload(failed).status == DeliveryStatus.FAILED
     assert not AuditEntry.objects.filter(action="coop.message_retry").exists()
+
+
+# --- claiming, addresses, retention ---------------------------------------------------------------------
+
+
+def test_a_due_message_is_claimed_by_one_worker_only():
+    message = queue(kit.this_instance_as_partner())
+    first, second = reload(message), reload(message)  # two workers read the same due row
+    now = timezone.now()
+    assert messaging._claim(first, now) is True
+    assert messaging._claim(second, now) is False
+    # The claim pushes the next attempt past the delivery timeout: a worker that died leaves it due again later.
+    assert reload(message).next_attempt_at > now
+
+
+def test_a_partner_address_must_be_https_unless_loopback_or_the_platform_runs_without_tls(settings):
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+
+    from opennrm.cooperation import keys
+
+    card = {
+        "code": "MD",
+        "country": "MD",
+        "url": "http://md.example.org",
+        "signing_keys": [keys.b64e(keys.raw_public(Ed25519PrivateKey.generate().public_key()))],
+        "encryption_keys": [keys.b64e(keys.raw_public(X25519PrivateKey.generate().public_key()))],
+    }
+    settings.HTTPS = True
+    with pytest.raises(DomainError) as refused:
+        partners.register_from_card(actor=None, card=card)
+    assert refused.value.code == "invalid_url"
+    assert not Partner.objects.filter(code="MD").exists()
+    settings.HTTPS = False
+    assert partners.register_from_card(actor=None, card=card).base_url == "http://md.example.org"
+
+
+def test_refused_messages_are_kept_ninety_days():
+    old = Rejection.objects.create(reason="bad_signature")
+    Rejection.objects.filter(pk=old.pk).update(at=timezone.now() - dt.timedelta(days=91))
+    recent = Rejection.objects.create(reason="too_old")
+    assert prune_rejections.call() == 1
+    assert list(Rejection.objects.values_list("pk", flat=True)) == [recent.pk]
