@@ -69,3 +69,14 @@ def _empty_audit_log_after_transactional_test(request: pytest.FixtureRequest) ->
             statements = [*triggers.SQLITE_REMOVE, f"DELETE FROM {triggers.TABLE}", *triggers.SQLITE_INSTALL]  # noqa: S608
         for sql in statements:
             cursor.execute(sql)
+
+
+@pytest.fixture(autouse=True)
+def _default_language_after_each_test() -> Iterator[None]:
+    """A test that logs in a user with a preferred language leaves that language active in the worker's thread;
+    the next test in the same worker would then render translated text. Each test ends in the default language."""
+    yield
+    from django.conf import settings
+    from django.utils import translation
+
+    translation.activate(settings.LANGUAGE_CODE)

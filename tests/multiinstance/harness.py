@@ -1,13 +1,19 @@
-"""Several OpenNRM instances as separate processes on loopback, each with its own instance folder (keys, secrets,
-SQLite database), run as the product runs them: the web server (gunicorn, `opennrm.wsgi`) and the outbox worker
-(`manage.py deliver_outbox --loop`), configured only by environment variables.
+"""Several OpenNRM instances as separate processes on loopback, each with its own instance folder (keys, secrets)
+and its own database, run as the product runs them: the web server (gunicorn, `opennrm.wsgi`) and the outbox
+worker (`manage.py deliver_outbox --loop`), with the product's settings (`opennrm.settings`), configured only by
+environment variables.
+
+The database is a SQLite file in the instance folder; when the suite runs on PostgreSQL (`DATABASE_URL` of the
+test process, as in `make pytest-postgres`), each instance gets a database of its own on that server instead,
+dropped afterwards (`PostgresDatabases`).
 
 The test talks to an instance over HTTP (its JSON API with a token, its cooperation inbox) and through its
 management commands. Where no API shows a fact (delivery attempts of the outbox, refused messages) it reads the
-instance's SQLite file read-only (`Instance.query`).
+instance's database read-only (`Instance.query`).
 
 Every process is started in its own session (process group) and `Instance.stop` ends the whole group, so no
-server or worker outlives the test, even when it fails.
+server or worker outlives the test when it fails; on Linux each also asks the kernel to be stopped when the test
+process dies, even killed outright.
 """
 
 from __future__ import annotations
@@ -145,7 +151,7 @@ class Instance:
     def manage(self, *args: str, input: str | None = None, timeout: float = 180.0) -> str:
         """Run `manage.py <args>` for this instance; its standard output, or a failure with both outputs."""
         done = subprocess.run(  # noqa: S603 - fixed interpreter and script
-            [PYTHON, MANAGE, *args],
+            ["/usr/bin/time","-a","-o","/tmp/g_times.log","-f","%U %S %C",PYTHON, MANAGE, *args],
             input=input,
             env=self.env(),
             cwd=REPO,
@@ -193,6 +199,7 @@ class Instance:
         self._spawn(
             "web",
             [
+                "/usr/bin/time","-a","-o","/tmp/g_times.log","-f","%U %S %C",
                 PYTHON,
                 "-m",
                 "gunicorn",
@@ -207,7 +214,7 @@ class Instance:
                 "2",
             ],
         )
-        self._spawn("worker", [PYTHON, MANAGE, "deliver_outbox", "--loop", "--interval", "0.5"])
+        self._spawn("worker", ["/usr/bin/time","-a","-o","/tmp/g_times.log","-f","%U %S %C",PYTHON, MANAGE, "deliver_outbox", "--loop", "--interval", "0.5"])
 
     def wait_ready(self, timeout: float = 90.0) -> None:
         def healthy() -> bool:

@@ -1,6 +1,7 @@
 """Three OpenNRM instances cooperating across borders: Georgia, Ukraine and Moldova (the regional hub), each a
-separate set of processes on loopback with its own instance folder and SQLite database, run as the product runs
-(gunicorn and the outbox worker) and set up by their administrators' commands.
+separate set of processes on loopback with its own instance folder and database (SQLite, or a PostgreSQL database
+each when the suite runs on PostgreSQL), run as the product runs (gunicorn and the outbox worker) and set up by
+their administrators' commands.
 
 After the key exchange (`coop_keys show --json` on each, `coop_partner add -` of the others' cards, the linkage
 secret generated in Georgia and imported in Ukraine and Moldova):
@@ -16,9 +17,11 @@ secret generated in Georgia and imported in Ukraine and Moldova):
 5. Georgia and Ukraine submit their statistics to the hub, which shows them side by side with its own.
 
 The test talks to the instances over HTTP only (their JSON APIs with tokens, the cooperation inbox) and through
-their management commands; it reads an instance's database file read-only where no API shows a fact (outbox
-delivery attempts, refused messages, stored inbox messages). One test function with a subtest per scenario: the
-instances start once, and the whole test runs on one pytest-xdist worker.
+their management commands; it reads an instance's database read-only where no API shows a fact (outbox delivery
+attempts, refused messages, stored inbox messages). The one write outside an API or a command sets a delivered
+outbox message back to pending (`manage.py shell`), to play a lost acknowledgement: the product re-sends only
+messages not yet delivered. One test function with a subtest per scenario: the instances start once, and the
+whole test runs on one pytest-xdist worker.
 """
 
 from __future__ import annotations
@@ -163,6 +166,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     finally:
         for instance in instances:
             instance.stop()
+            print(instance.logs())  # shown by pytest only when the test failed
         if postgres:
             postgres.drop_all()
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import base64
 import datetime
+import functools
 import hashlib
 import hmac
 import re
@@ -37,13 +38,16 @@ BITS = 1024
 MIN_SECRET_BYTES = 32
 VERSION = "opennrm.linkage.v1"  # part of every derived key: a new scheme gets new keys
 
-# Hash functions per token of each field (attribute weighting): a name bigram sets up to K_NAME of the 512 base
-# bits, each of the three date tokens K_DOB, the sex token K_SEX. Chosen with the experiment in the docs.
-K_GIVEN = 10
-K_FAMILY = 10
-K_DOB = 10
-K_SEX = 6
+# Bit positions per token of each field (attribute weighting) in the 512-bit base filter: a name bigram sets 15,
+# each of the three date tokens 30 (a wrong day must outweigh a typo: people share names and birth years),
+# the sex token 10. About 370 positions for a typical record, so about half of the base bits are set.
+# Chosen with the experiment in docs/record-linkage.md.
+K_GIVEN = 15
+K_FAMILY = 15
+K_DOB = 30
+K_SEX = 10
 UNKNOWN_YEAR = "unknown"
+_CACHE_ENTRIES = 200_000  # tokens, and field values, whose positions an encoder keeps (< 200 MB in all)
 _BLOCK_HEX = 8  # 32 bits of HMAC: enough to keep the ~120 plausible years apart, nothing more
 
 _UNKNOWN_SEX = frozenset({"", "non_specified_unknown", "unknown", "not_specified", "other_unknown"})
@@ -80,16 +84,17 @@ _FOLDS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"ph", "f"),
         (r"th", "t"),
         (r"kh|gh", "h"),  # Х, ხ, ღ
-        (
-            r"(?<![csz])h",
-            "g",
-        ),  # Г is h in Ukrainian and Belarusian, g in Russian: Serhii / Sergei, Olha / Olga
+        # Г is h in Ukrainian and Belarusian, g in Russian: Serhii / Sergei, Olha / Olga
+        (r"(?<![csz])h", "g"),
         (r"t[sz]", "c"),  # Ц, წ, ც: Tsereteli / Cereteli
         (r"ck|q", "k"),  # ყ (q') and ქ / к
         (r"w", "v"),
         (r"[yj]", "i"),  # й, и (uk "y"), ы; Yuliia / Julia / Iuliia
         (r"(.)\1+", r"\1"),  # double letters: Natalliia / Natalia, Anna / Ana
-        (r"^ie", "e"),  # Є / Е at the start: Yevheniia / Ievgeniya / Evgenia
+        # Є, and Е written ye / ie (Ukrainian and Belarusian Latin): Yevheniia / Evgenia, Siarhiei / Sergei
+        (r"ie", "e"),
+        # ў after a vowel, where Russian has в: Piatrou / Petrov, Vasilieu / Vasilev
+        (r"(?<=[aeo])u(?![aeiou])", "v"),
         (r"ei$", "i"),  # -ей / -ій: Andrei / Andrii / Andriy, Sergei / Serhii
     )
 )
@@ -105,17 +110,19 @@ def fold_name(text: str) -> str:
     return " ".join(tokens)
 
 
-def name_bigrams(text: str) -> set[str]:
+@functools.lru_cache(maxsize=65_536)
+def name_bigrams(text: str) -> frozenset[str]:
     """Bigrams of the folded tokens, each padded with "_": "nino" -> {"_n", "ni", "in", "no", "o_"}."""
     grams: set[str] = set()
     for token in fold_name(text).split():
         padded = f"_{token}_"
         grams.update(padded[i : i + 2] for i in range(len(padded) - 1))
-    return grams
+    return frozenset(grams)
 
 
 def canonical_sex(sex: str) -> str:
-    """ "feminine"/"female"/"f" -> "female", "masculine"/"male"/"m" -> "male", unknown -> "", others as given."""
+    """The sex as encoded: feminine, female or f -> "female"; masculine, male or m -> "male"; unknown -> ""
+    (left out of the encoding); other values (transgender_feminine, non_conforming, ...) as given."""
     value = sex.strip().lower()
     if value in _UNKNOWN_SEX:
         return ""
@@ -206,7 +213,8 @@ class Encoder:
         self.balanced = balanced
         self.base_bits = bits // 2 if balanced else bits
         self._keys: dict[tuple[str, str], bytes] = {}
-        self._positions: dict[tuple[str, str, str], tuple[int, ...]] = {}
+        self._tokens: dict[tuple[str, str, str], list[int]] = {}
+        self._positions: dict[tuple[str, str, str], np.ndarray] = {}
         self._block_key = self._derive("block")
         self._blocks: dict[str, str] = {}
         self._permutation = self._derive_permutation() if balanced else None
@@ -234,12 +242,13 @@ class Encoder:
             order[i], order[j] = order[j], order[i]
         return np.array(order, dtype=np.intp)
 
-    def _token_positions(self, field: str, salt: str, token: str, k: int) -> tuple[int, ...]:
-        cached = self._positions.get((field, salt, token))
+    def _token_positions(self, field: str, salt: str, token: str, k: int) -> list[int]:
+        """The k base-filter positions of one token: 32-bit words of HMAC-SHA256(field key, counter ‖ token)."""
+        cached = self._tokens.get((field, salt, token))
         if cached is not None:
             return cached
-        if len(self._positions) > 1_000_000:
-            self._positions.clear()
+        if len(self._tokens) >= _CACHE_ENTRIES:
+            self._tokens.clear()
         key = self._field_key(field, salt)
         words: list[int] = []
         counter = 0
@@ -247,9 +256,18 @@ class Encoder:
             digest = hmac.digest(key, counter.to_bytes(1, "big") + token.encode("utf-8"), hashlib.sha256)
             words.extend(struct.unpack(">8I", digest))
             counter += 1
-        positions = tuple(w % self.base_bits for w in words[:k])
-        self._positions[(field, salt, token)] = positions
+        positions = self._tokens[(field, salt, token)] = [w % self.base_bits for w in words[:k]]
         return positions
+
+    def _positions_of(self, field: str, salt: str, value: str, tokens: Iterable[str], k: int) -> np.ndarray:
+        """All positions of one field's value (cached: names, days and years repeat across records)."""
+        cached = self._positions.get((field, salt, value))
+        if cached is None:
+            if len(self._positions) >= _CACHE_ENTRIES:
+                self._positions.clear()
+            positions = [p for token in sorted(tokens) for p in self._token_positions(field, salt, token, k)]
+            cached = self._positions[(field, salt, value)] = np.array(positions, dtype=np.intp)
+        return cached
 
     def block(self, date_of_birth: datetime.date | None) -> str:
         """The blocking key: 32 bits of HMAC of the year of birth, hex; "" when the date is unknown."""
@@ -264,32 +282,36 @@ class Encoder:
 
     # encoding
 
-    def _record_positions(self, record: LinkageRecord) -> Iterable[tuple[int, ...]]:
+    def _record_positions(self, record: LinkageRecord) -> list[np.ndarray]:
         dob = record.date_of_birth
         salt = str(dob.year) if dob is not None else UNKNOWN_YEAR
-        for gram in name_bigrams(record.given_name):
-            yield self._token_positions("given", salt, gram, K_GIVEN)
-        for gram in name_bigrams(record.family_name):
-            yield self._token_positions("family", salt, gram, K_FAMILY)
+        parts = [
+            self._positions_of("given", salt, record.given_name, name_bigrams(record.given_name), K_GIVEN),
+            self._positions_of(
+                "family", salt, record.family_name, name_bigrams(record.family_name), K_FAMILY
+            ),
+        ]
         if dob is not None:
             low, high = sorted((dob.day, dob.month))
             # Day and month each, and the unordered pair, so that a swapped day and month keeps a third.
-            for token in (f"d{dob.day}", f"m{dob.month}", f"p{low}-{high}"):
-                yield self._token_positions("dob", salt, token, K_DOB)
+            tokens = (f"d{dob.day}", f"m{dob.month}", f"p{low}-{high}")
+            parts.append(self._positions_of("dob", salt, f"{dob.month}-{dob.day}", tokens, K_DOB))
         sex = canonical_sex(record.sex)
         if sex:
-            yield self._token_positions("sex", salt, sex, K_SEX)
+            parts.append(self._positions_of("sex", salt, sex, (sex,), K_SEX))
+        return parts
 
     def encode_many(self, records: Sequence[LinkageRecord]) -> EncodedSet:
         n = len(records)
-        base = np.zeros((n, self.base_bits), dtype=np.uint8)
-        rows: list[int] = []
-        cols: list[int] = []
+        parts: list[np.ndarray] = []
+        counts = np.zeros(n, dtype=np.intp)
         for row, record in enumerate(records):
-            for positions in self._record_positions(record):
-                cols.extend(positions)
-                rows.extend([row] * len(positions))
-        base[np.array(rows, dtype=np.intp), np.array(cols, dtype=np.intp)] = 1
+            record_parts = self._record_positions(record)
+            parts.extend(record_parts)
+            counts[row] = sum(len(p) for p in record_parts)
+        base = np.zeros((n, self.base_bits), dtype=np.uint8)
+        if parts:
+            base[np.repeat(np.arange(n), counts), np.concatenate(parts)] = 1
         if self._permutation is not None:
             full = np.concatenate([base, 1 - base], axis=1)[:, self._permutation]
         else:
