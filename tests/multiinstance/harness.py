@@ -151,7 +151,7 @@ class Instance:
     def manage(self, *args: str, input: str | None = None, timeout: float = 180.0) -> str:
         """Run `manage.py <args>` for this instance; its standard output, or a failure with both outputs."""
         done = subprocess.run(  # noqa: S603 - fixed interpreter and script
-            ["/usr/bin/time","-a","-o","/tmp/g_times.log","-f","%U %S %C",PYTHON, MANAGE, *args],
+            [PYTHON, MANAGE, *args],
             input=input,
             env=self.env(),
             cwd=REPO,
@@ -199,7 +199,6 @@ class Instance:
         self._spawn(
             "web",
             [
-                "/usr/bin/time","-a","-o","/tmp/g_times.log","-f","%U %S %C",
                 PYTHON,
                 "-m",
                 "gunicorn",
@@ -214,7 +213,7 @@ class Instance:
                 "2",
             ],
         )
-        self._spawn("worker", ["/usr/bin/time","-a","-o","/tmp/g_times.log","-f","%U %S %C",PYTHON, MANAGE, "deliver_outbox", "--loop", "--interval", "0.5"])
+        self._spawn("worker", [PYTHON, MANAGE, "deliver_outbox", "--loop", "--interval", "0.5"])
 
     def wait_ready(self, timeout: float = 90.0) -> None:
         def healthy() -> bool:

@@ -8,46 +8,38 @@ class CooperationConfig(AppConfig):
     verbose_name = _("Cross-border cooperation")
 
     def ready(self) -> None:
-        from opennrm.cooperation.tasks import deliver_outbox, prune_rejections
-        from opennrm.core import scheduler
+        from django.conf import settings
 
+        from opennrm.cases import identity
+        from opennrm.cases.views import case as timeline
+        from opennrm.cooperation import hub, linkage_service, messaging, panels, transnational, views_linkage
+        from opennrm.cooperation.models import MessageType
+        from opennrm.cooperation.tasks import deliver_outbox, prune_rejections, submit_statistics
+        from opennrm.core import scheduler
+        from opennrm.core.panels import register
+
+        # Delivery of the outbox (also queued after each commit), and retention of refused messages.
         scheduler.every(minutes=1, task=deliver_outbox)
         scheduler.every(minutes=24 * 60, task=prune_rejections)
 
-        from opennrm.cases import identity
-        from opennrm.cases.views import case as case_views
-        from opennrm.cooperation import linkage_service, messaging, views_linkage
-        from opennrm.cooperation.models import MessageType
-        from opennrm.core.panels import register
-
-        if linkage_service.encode_person not in identity.person_indexed_hooks:
-            identity.person_indexed_hooks.append(linkage_service.encode_person)
+        # What each message type does when it arrives.
+        transnational.register_handlers()
         messaging.register_handler(MessageType.LINKAGE_QUERY, linkage_service.answer_query)
         messaging.register_handler(MessageType.LINKAGE_RESULT, linkage_service.receive_result)
-        register("case_detail", views_linkage.case_panel)
-        if views_linkage.describe_event not in case_views.event_describers:
-            case_views.event_describers.append(views_linkage.describe_event)
+        messaging.register_handler(MessageType.STATS_SUBMISSION, hub.receive_submission)
 
-        # The regional hub: its inbox handler, and this instance's periodic submissions to its hub.
-        from django.conf import settings
+        # Record linkage: a person's encoding follows their identity (cases calls its hooks, never imports us).
+        if linkage_service.encode_person not in identity.person_indexed_hooks:
+            identity.person_indexed_hooks.append(linkage_service.encode_person)
 
-        from opennrm.cooperation import hub
-        from opennrm.cooperation import messaging as hub_messaging
-        from opennrm.cooperation.models import MessageType as HubMessageType
-        from opennrm.cooperation.tasks import submit_statistics
-
-        hub_messaging.register_handler(HubMessageType.STATS_SUBMISSION, hub.receive_submission)
+        # This instance's periodic statistics submissions to its regional hub.
         if settings.OPENNRM_COOP_HUB:
             scheduler.every(minutes=settings.OPENNRM_COOP_STATS_MINUTES, task=submit_statistics)
 
-        # Transnational referrals: their inbox handlers, the case-page and home panels, the timeline sentences.
-        from opennrm.cases.views import case as timeline
-        from opennrm.cooperation import panels as transnational_panels
-        from opennrm.cooperation import transnational
-        from opennrm.core import panels as page_panels
-
-        transnational.register_handlers()
-        page_panels.register("case_detail", transnational_panels.case_panel)
-        page_panels.register("home", transnational_panels.home_panel)
-        if transnational_panels.describe_event not in timeline.event_describers:
-            timeline.event_describers.append(transnational_panels.describe_event)
+        # Panels on the case page and the home page, and the timeline's sentences for cooperation events.
+        register("case_detail", panels.case_panel)
+        register("case_detail", views_linkage.case_panel)
+        register("home", panels.home_panel)
+        for describe in (panels.describe_event, views_linkage.describe_event):
+            if describe not in timeline.event_describers:
+                timeline.event_describers.append(describe)

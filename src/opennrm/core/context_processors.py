@@ -23,6 +23,10 @@ def _nav(request: HttpRequest) -> dict[str, bool]:
         "exchange": access.has(Perm.STATS_EXPORT)
         or (access.has(Perm.CASE_EDIT) and access.has(Perm.CASE_VIEW_IDENTITY)),
         "shelters": any(access.has(p) for p in (Perm.SHELTER_OPERATE, Perm.SHELTER_OVERSEE, Perm.STATS_VIEW)),
+        "cross_border_inbox": access.is_national(Perm.TRANSNATIONAL_RECEIVE),
+        "cross_border_sent": access.has(Perm.TRANSNATIONAL_SEND),
+        "hub": settings.OPENNRM_COOP_IS_HUB and access.has(Perm.STATS_VIEW),
+        "duplicates": access.is_national(Perm.CASE_VIEW),
         "inspections": any(
             m.agency.kind == "labour_inspection" for m in access.memberships_with(Perm.INSPECTION_RECORD)
         )

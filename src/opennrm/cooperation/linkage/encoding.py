@@ -42,8 +42,7 @@ VERSION = "opennrm.linkage.v1"  # part of every derived key: a new scheme gets n
 # each of the three date tokens 30 (a wrong day must outweigh a typo: people share names and birth years),
 # the sex token 10. About 370 positions for a typical record, so about half of the base bits are set.
 # Chosen with the experiment in docs/record-linkage.md.
-K_GIVEN = 15
-K_FAMILY = 15
+K_NAME = 15
 K_DOB = 30
 K_SEX = 10
 UNKNOWN_YEAR = "unknown"
@@ -285,11 +284,11 @@ class Encoder:
     def _record_positions(self, record: LinkageRecord) -> list[np.ndarray]:
         dob = record.date_of_birth
         salt = str(dob.year) if dob is not None else UNKNOWN_YEAR
+        # Given and family names share one key, so that they may be swapped (family name first, as in Russian
+        # lists, is a frequent entry error); the bits of the bigrams of both are set.
         parts = [
-            self._positions_of("given", salt, record.given_name, name_bigrams(record.given_name), K_GIVEN),
-            self._positions_of(
-                "family", salt, record.family_name, name_bigrams(record.family_name), K_FAMILY
-            ),
+            self._positions_of("name", salt, record.given_name, name_bigrams(record.given_name), K_NAME),
+            self._positions_of("name", salt, record.family_name, name_bigrams(record.family_name), K_NAME),
         ]
         if dob is not None:
             low, high = sorted((dob.day, dob.month))

@@ -58,6 +58,27 @@ def test_navigation_shows_only_what_the_role_may_open():
     assert 'href="/audit/"' not in logged_in_client(worker).get("/").content.decode()
 
 
+def test_navigation_leads_to_the_cross_border_pages_each_role_may_open(settings):
+    from opennrm.accounts.roles import Scope
+
+    settings.OPENNRM_COOP_IS_HUB = True
+    focal_point = member(Role.CASE_WORKER, scope=Scope.NATIONAL)
+    worker = member(Role.CASE_WORKER)
+    analyst = member(Role.ANALYST)
+    pages = {u: logged_in_client(u).get("/").content.decode() for u in (focal_point, worker, analyst)}
+    assert 'href="/coop/referrals/"' in pages[focal_point]
+    assert 'href="/coop/linkage/duplicates/"' in pages[focal_point]
+    assert 'href="/coop/referrals/sent/"' in pages[worker]
+    assert 'href="/coop/referrals/"' not in pages[worker]
+    assert 'href="/coop/linkage/duplicates/"' not in pages[worker]
+    assert 'href="/coop/hub/"' in pages[analyst]
+    assert "/coop/referrals" not in pages[analyst]
+    for user, page in pages.items():
+        link = 'href="/coop/referrals/"' if user is focal_point else 'href="/coop/referrals/sent/"'
+        if link in page:  # every link shown opens
+            assert logged_in_client(user).get(link.split('"')[1]).status_code == 200
+
+
 # --- Health ---------------------------------------------------------------------------------------------
 
 
