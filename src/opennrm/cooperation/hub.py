@@ -32,7 +32,7 @@ total. No row of a case ever leaves: only these counts, never a reference or a p
 day apart differ by the few people registered in between. The periodic task sends a year when a quarter of it has
 ended since the last submission (at most four versions per year, plus the previous year until its last quarter
 is in); `coop_submit_stats` sends on demand. A re-sent year replaces the hub's copy (a higher version). Each
-version is another exact (or noisy) look at the same people: see docs/cooperation-hub.md for what that means.
+version is another exact (or noisy) look at the same people: see docs/cooperation.md (Regional hub) for what that means.
 
 **The hub** (`OPENNRM_COOP_IS_HUB`) checks a submission strictly (every name, row, column and figure; a published
 figure below the declared k is refused) and stores it as a `HubSubmission`. Its own country is computed locally
