@@ -19,6 +19,7 @@ from opennrm.cases.choices import CaseStatus, ClosureReason, DecisionOutcome, Tr
 from opennrm.cases.models import Case, Compensation, Decision
 from opennrm.referrals.models import Referral, ReferralStatus
 from opennrm.referrals.tests.factories import ensure_catalogue
+from tests.browser.phone import fits_the_phone
 from tests.browser.test_login_journey import SCREENSHOTS
 from tests.browser.test_shelter_journey import DESKTOP, PHONE, log_in
 
@@ -73,7 +74,7 @@ def test_case_from_referral_to_closure(browser, live_server):
         "Promised a job in a hotel; worked in a greenhouse, passport taken."
     )
     page.get_by_label("Agency that takes the case").select_option(label="State Fund")
-    assert page.evaluate("document.documentElement.scrollWidth") <= page.evaluate("window.innerWidth")
+    fits_the_phone(page)
     page.get_by_role("button", name="Refer the person").click()
     page.wait_for_url(re.compile(r".*/cases/(refer/\?received=1|[a-z0-9]{24}/)$"))
     confirmation = page.locator("main").inner_text()

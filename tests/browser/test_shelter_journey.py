@@ -22,6 +22,7 @@ from opennrm.shelters.models import Placement, Shelter
 from opennrm.shelters.services import stay_terms
 from opennrm.shelters.tasks import notify_stays_ending
 from opennrm.shelters.tests.factories import World
+from tests.browser.phone import fits_the_phone
 from tests.browser.test_login_journey import PASSWORD, SCREENSHOTS, watch
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -51,11 +52,6 @@ def log_in(browser, live_server, user, **device):
     page.get_by_role("button", name="Confirm and log in").click()
     page.wait_for_url(live_server.url + "/")
     return context, page, problems
-
-
-def fits_the_phone(page) -> None:
-    width = page.evaluate("window.innerWidth")
-    assert page.evaluate("document.documentElement.scrollWidth") <= width, "no sideways scrolling on a phone"
 
 
 def shown(day: dt.date) -> str:
