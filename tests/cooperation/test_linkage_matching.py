@@ -16,6 +16,7 @@ from opennrm.cooperation.linkage import (
     deduplicate,
     dice,
     match,
+    one_to_one,
 )
 
 SECRET = b"regional focal points' test key!"
@@ -37,7 +38,7 @@ def people() -> list[LinkageRecord]:
 
 
 def random_set(rng: np.random.Generator, n: int, blocks: int) -> EncodedSet:
-    """Bits of varied density, so that popcounts differ (the unbalanced case the pruning must also get right)."""
+    """Bits of varied density, so that popcounts differ (unbalanced: the pruning must get it right too)."""
     density = rng.uniform(0.2, 0.6, size=(n, 1))
     bits = np.packbits(rng.random((n, 1024)) < density, axis=1).view(np.uint64)
     return EncodedSet(
@@ -113,6 +114,7 @@ def test_no_index_appears_twice_in_matches():
     assert len(candidates) > len(matches) > 0
     assert len({m.left for m in matches}) == len({m.right for m in matches}) == len(matches)
     assert [m.score for m in matches] == sorted((m.score for m in matches), reverse=True)
+    assert one_to_one(candidates) == matches
 
 
 def test_match_links_a_set_to_its_transliterated_copy():

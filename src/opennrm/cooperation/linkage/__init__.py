@@ -1,4 +1,7 @@
-"""Privacy-preserving record linkage: keyed Bloom-filter encodings and their matching (docs/record-linkage.md)."""
+"""Privacy-preserving record linkage: keyed Bloom-filter encodings and their matching.
+
+See docs/record-linkage.md.
+"""
 
 from opennrm.cooperation.linkage.encoding import (
     BITS,
@@ -16,6 +19,7 @@ from opennrm.cooperation.linkage.matching import (
     deduplicate,
     dice,
     match,
+    one_to_one,
 )
 
 __all__ = [
@@ -32,4 +36,5 @@ __all__ = [
     "fold_name",
     "latin_name",
     "match",
+    "one_to_one",
 ]

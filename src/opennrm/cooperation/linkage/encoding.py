@@ -5,9 +5,10 @@ A record becomes 1024 bits that can be compared by Sørensen–Dice similarity w
 1. names are transliterated from any script to one Latin form (`latin_name`) and folded so that the usual
    cross-script spellings agree (`fold_name`: kh/h/g, y/i/j, ts/c, double letters, -iy/-ii/-ei endings);
 2. every bigram of every padded name token, the day and month of birth and the sex is hashed with
-   HMAC-SHA256 under a key of its own field (`given`, `family`, `dob`, `sex`) *and* of the year of birth
-   ("salting"), derived from the shared secret with HKDF. Each HMAC gives the k bit positions of the token
-   directly ("random hashing", not the double hashing broken by pattern mining), k chosen per field;
+   HMAC-SHA256 under a key of its own field (`name`, `dob`, `sex`) *and* of the year of birth ("salting"),
+   derived from the shared secret with HKDF. Each HMAC gives the k bit positions of the token directly
+   ("random hashing", not the double hashing broken by pattern mining), k chosen per field. Given and family
+   names share the `name` key, so that a record with the two swapped still matches;
 3. the 512-bit filter is balanced: it is concatenated with its complement, so every encoding has exactly
    512 of 1024 bits set, and the 1024 bits are shuffled by a permutation derived from the secret.
 
@@ -38,15 +39,18 @@ BITS = 1024
 MIN_SECRET_BYTES = 32
 VERSION = "opennrm.linkage.v1"  # part of every derived key: a new scheme gets new keys
 
-# Bit positions per token of each field (attribute weighting) in the 512-bit base filter: a name bigram sets 15,
-# each of the three date tokens 30 (a wrong day must outweigh a typo: people share names and birth years),
-# the sex token 10. About 370 positions for a typical record, so about half of the base bits are set.
+# Bit positions per token of each field (attribute weighting) in the 512-bit base filter: a name bigram
+# sets 15, each of the three date tokens 30 (a wrong day must outweigh a typo: people share names and birth
+# years), the sex token 10. About 370 positions for a typical record, so about half of the base bits are set.
 # Chosen with the experiment in docs/record-linkage.md.
 K_NAME = 15
 K_DOB = 30
 K_SEX = 10
 UNKNOWN_YEAR = "unknown"
-_CACHE_ENTRIES = 200_000  # tokens, and field values, whose positions an encoder keeps (< 200 MB in all)
+# Positions kept during one `encode_many` (names, days and years repeat), then dropped: < 100 MB at the most.
+_TOKEN_CACHE = 200_000
+_ROWS_AT_ONCE = 16_384
+_VALUE_CACHE = 50_000
 _BLOCK_HEX = 8  # 32 bits of HMAC: enough to keep the ~120 plausible years apart, nothing more
 
 _UNKNOWN_SEX = frozenset({"", "non_specified_unknown", "unknown", "not_specified", "other_unknown"})
@@ -109,7 +113,7 @@ def fold_name(text: str) -> str:
     return " ".join(tokens)
 
 
-@functools.lru_cache(maxsize=65_536)
+@functools.lru_cache(maxsize=16_384)
 def name_bigrams(text: str) -> frozenset[str]:
     """Bigrams of the folded tokens, each padded with "_": "nino" -> {"_n", "ni", "in", "no", "o_"}."""
     grams: set[str] = set()
@@ -133,7 +137,7 @@ def canonical_sex(sex: str) -> str:
 
 @dataclass(frozen=True)
 class Encoding:
-    """One record's encoding: the permuted balanced Bloom filter and its blocking key ("" when no birth year)."""
+    """One record's encoding: the permuted balanced Bloom filter, and its blocking key ("" without a year)."""
 
     bits: bytes
     block: str
@@ -145,7 +149,8 @@ class Encoding:
             raise ValueError("a blocking key is lower-case hex")
 
     def to_text(self) -> str:
-        """Compact ASCII for JSON messages: "<block>.<base64url of the bits, no padding>" (179 characters)."""
+        """Compact ASCII for JSON messages: "<block>.<base64url of the bits, no padding>", 180 characters
+        (172 without a block)."""
         return f"{self.block}.{base64.urlsafe_b64encode(self.bits).rstrip(b'=').decode('ascii')}"
 
     @classmethod
@@ -198,7 +203,7 @@ class Encoder:
     """Encodes records under a secret shared by the regional focal points (at least 32 random bytes).
 
     Partners that must compare encodings use the same secret and the same `bits`; a different secret gives
-    unrelated encodings. Encoders are cheap to keep: derived keys and token positions are cached."""
+    unrelated encodings. An encoder keeps its derived keys; it may be shared between threads."""
 
     def __init__(self, secret: bytes, *, bits: int = BITS, balanced: bool = True) -> None:
         if not isinstance(secret, bytes | bytearray):
@@ -242,11 +247,11 @@ class Encoder:
         return np.array(order, dtype=np.intp)
 
     def _token_positions(self, field: str, salt: str, token: str, k: int) -> list[int]:
-        """The k base-filter positions of one token: 32-bit words of HMAC-SHA256(field key, counter ‖ token)."""
+        """The k base-filter positions of a token: 32-bit words of HMAC-SHA256(field key, counter ‖ token)."""
         cached = self._tokens.get((field, salt, token))
         if cached is not None:
             return cached
-        if len(self._tokens) >= _CACHE_ENTRIES:
+        if len(self._tokens) >= _TOKEN_CACHE:
             self._tokens.clear()
         key = self._field_key(field, salt)
         words: list[int] = []
@@ -262,10 +267,10 @@ class Encoder:
         """All positions of one field's value (cached: names, days and years repeat across records)."""
         cached = self._positions.get((field, salt, value))
         if cached is None:
-            if len(self._positions) >= _CACHE_ENTRIES:
+            if len(self._positions) >= _VALUE_CACHE:
                 self._positions.clear()
             positions = [p for token in sorted(tokens) for p in self._token_positions(field, salt, token, k)]
-            cached = self._positions[(field, salt, value)] = np.array(positions, dtype=np.intp)
+            cached = self._positions[(field, salt, value)] = np.array(positions, dtype=np.int32)
         return cached
 
     def block(self, date_of_birth: datetime.date | None) -> str:
@@ -304,19 +309,27 @@ class Encoder:
         n = len(records)
         parts: list[np.ndarray] = []
         counts = np.zeros(n, dtype=np.intp)
-        for row, record in enumerate(records):
-            record_parts = self._record_positions(record)
-            parts.extend(record_parts)
-            counts[row] = sum(len(p) for p in record_parts)
-        base = np.zeros((n, self.base_bits), dtype=np.uint8)
-        if parts:
-            base[np.repeat(np.arange(n), counts), np.concatenate(parts)] = 1
-        if self._permutation is not None:
-            full = np.concatenate([base, 1 - base], axis=1)[:, self._permutation]
-        else:
-            full = base
-        packed = np.packbits(full, axis=1)  # (n, bits/8) uint8, big-endian bit order within a byte
-        words = np.ascontiguousarray(packed).view(np.uint64).reshape(n, self.bits // 64)
+        try:
+            for row, record in enumerate(records):
+                record_parts = self._record_positions(record)
+                parts.extend(record_parts)
+                counts[row] = sum(len(p) for p in record_parts)
+        finally:
+            self._tokens.clear()
+            self._positions.clear()
+        rows = np.repeat(np.arange(n), counts)
+        cols = np.concatenate(parts) if parts else np.zeros(0, dtype=np.int32)
+        ends = np.cumsum(counts)
+        words = np.empty((n, self.bits // 64), dtype=np.uint64)
+        for start in range(0, n, _ROWS_AT_ONCE):  # a byte per bit while setting them: bounded, in chunks
+            stop = min(n, start + _ROWS_AT_ONCE)
+            first, last = (ends[start - 1] if start else 0), ends[stop - 1]
+            base = np.zeros((stop - start, self.base_bits), dtype=np.uint8)
+            base[rows[first:last] - start, cols[first:last]] = 1
+            if self._permutation is not None:
+                base = np.concatenate([base, 1 - base], axis=1)[:, self._permutation]
+            packed = np.packbits(base, axis=1)  # big-endian bit order within a byte
+            words[start:stop] = np.ascontiguousarray(packed).view(np.uint64)
         return EncodedSet(bits=words, blocks=[self.block(r.date_of_birth) for r in records])
 
     def encode(self, record: LinkageRecord) -> Encoding:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 import os
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -84,6 +84,12 @@ def match(
     one-to-one solver of PPRL (as in anonlink's greedy solver); it is not an optimal assignment, which makes
     no practical difference at high thresholds where a record rarely has two candidates."""
     candidates, _ = candidate_pairs(left, right, threshold=threshold, blocking=blocking, workers=workers)
+    return one_to_one(candidates)
+
+
+def one_to_one(candidates: Iterable[Match]) -> list[Match]:
+    """The greedy one-to-one solve of `match` on pairs already found (sorted best first, as `candidate_pairs`
+    gives them): keeps a pair when neither of its records is taken yet."""
     used_left: set[int] = set()
     used_right: set[int] = set()
     matches = []
