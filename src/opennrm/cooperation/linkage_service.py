@@ -46,6 +46,7 @@ from opennrm.cases.models import Case, CaseEvent, Person
 from opennrm.cases.selectors import can_do
 from opennrm.cooperation import messaging
 from opennrm.cooperation.linkage.encoding import BITS, EncodedSet, Encoder, Encoding, LinkageRecord
+from opennrm.cooperation.linkage.encoding import VERSION as ENCODING_VERSION
 from opennrm.cooperation.linkage.matching import DEFAULT_THRESHOLD, candidate_pairs, deduplicate
 from opennrm.cooperation.models import (
     DeliveryStatus,
@@ -84,8 +85,11 @@ def daily_query_cap() -> int:
 
 
 def fingerprint(secret: bytes) -> str:
-    """A short public name of a secret (what `LinkageEncoding.secret_id` and queries carry); reveals nothing of it."""
-    return hmac.new(secret, b"opennrm-linkage-fingerprint", hashlib.sha256).hexdigest()[:16]
+    """A short public name of a secret and of the encoding scheme (what `LinkageEncoding.secret_id` and queries
+    carry); reveals nothing of the secret. A new scheme version changes it, so encodings made under an older scheme
+    count as stale (rebuilt by `coop_linkage_reindex`) and partners still on another scheme are refused."""
+    label = b"opennrm-linkage-fingerprint|" + ENCODING_VERSION.encode()
+    return hmac.new(secret, label, hashlib.sha256).hexdigest()[:16]
 
 
 def secret_path() -> Path:
