@@ -41,6 +41,7 @@ import os
 import platform
 import random
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -793,21 +794,28 @@ def encode(sides: Sides, secret: bytes) -> tuple[Any, Any, float]:
     return left, right, time.perf_counter() - start
 
 
-def run_ours(left: Any, right: Any, *, threshold: float, blocking: bool, workers: int, label: str) -> Result:
+def run_ours(
+    left: Any, right: Any, *, threshold: float, blocking: bool, workers: int, runs: int, label: str
+) -> Result:
+    """`candidate_pairs` and `match`, each `runs` times: the median seconds."""
     from opennrm.cooperation.linkage.matching import candidate_pairs, match
 
-    start = time.perf_counter()
-    candidates, comparisons = candidate_pairs(
-        left, right, threshold=threshold, blocking=blocking, workers=workers
-    )
-    found = time.perf_counter()
-    matches = match(left, right, threshold=threshold, blocking=blocking, workers=workers)
-    done = time.perf_counter()
+    candidate_seconds, match_seconds = [], []
+    for _ in range(runs):
+        start = time.perf_counter()
+        candidates, comparisons = candidate_pairs(
+            left, right, threshold=threshold, blocking=blocking, workers=workers
+        )
+        candidate_seconds.append(time.perf_counter() - start)
+    for _ in range(runs):
+        start = time.perf_counter()
+        matches = match(left, right, threshold=threshold, blocking=blocking, workers=workers)
+        match_seconds.append(time.perf_counter() - start)
     return Result(
         matcher=label,
         comparisons=comparisons,
-        candidate_seconds=found - start,
-        seconds=done - found,
+        candidate_seconds=statistics.median(candidate_seconds),
+        seconds=statistics.median(match_seconds),
         candidates=len(candidates),
         pairs={(m.left, m.right) for m in matches},
     )
@@ -871,7 +879,7 @@ def ensure_anonlink(explicit: str | None) -> Path:
 
 
 def run_anonlink(
-    python: Path, left: Any, right: Any, *, threshold: float, modes: list[str]
+    python: Path, left: Any, right: Any, *, threshold: float, modes: list[str], runs: int
 ) -> dict[str, Any]:
     """The same encodings and blocking keys, handed to benchmarks/linkage_anonlink.py in anonlink's venv."""
     import numpy as np
@@ -883,7 +891,17 @@ def run_anonlink(
         (work / "blocks.json").write_text(json.dumps({"left": left.blocks, "right": right.blocks}))
         driver = REPO / "benchmarks" / "linkage_anonlink.py"
         subprocess.run(
-            [python, driver, str(work), "--threshold", repr(threshold), "--modes", ",".join(modes)],
+            [
+                python,
+                driver,
+                str(work),
+                "--threshold",
+                repr(threshold),
+                "--modes",
+                ",".join(modes),
+                "--runs",
+                str(runs),
+            ],
             check=True,
         )
         return json.loads((work / "anonlink.json").read_text())
@@ -895,8 +913,10 @@ def anonlink_results(output: dict[str, Any]) -> list[Result]:
         Result(
             matcher=f"anonlink {output['anonlink']}, {labels[run['mode']]}, 1 thread",
             comparisons=run["comparisons"],
-            candidate_seconds=run["candidate_seconds"],
-            seconds=run["candidate_seconds"] + run["solve_seconds"],
+            candidate_seconds=statistics.median(run["candidate_seconds"]),
+            seconds=statistics.median(
+                c + s for c, s in zip(run["candidate_seconds"], run["solve_seconds"], strict=True)
+            ),
             candidates=run["candidates"],
             pairs={(i, j) for i, j in run["pairs"]},
         )
@@ -1004,7 +1024,8 @@ def table(results: list[Result], truth: set[tuple[int, int]]) -> None:
             f"{r.rate / 1e6:>12.1f} M {r.candidates:>10,} {len(r.pairs):>8,} {precision:>9.2%} {recall:>7.2%} "
             f"{f1:>6.2%}"
         )
-    print("cand. s: finding the pairs at or above the threshold; total s: with the one-to-one greedy solve.")
+    print("cand. s: finding the pairs at or above the threshold; total s: with the one-to-one greedy solve;")
+    print("blocked rows: the median of --runs runs; no blocking: one run.")
 
 
 def ratios(ours: Result, ours_single: Result | None, anonlink: list[Result]) -> None:
@@ -1057,6 +1078,9 @@ def main() -> None:
     parser.add_argument(
         "--ours-unblocked", action="store_true", help="also run OpenNRM's matcher without blocking (n x n)"
     )
+    parser.add_argument(
+        "--runs", type=int, default=3, help="timed runs of each blocked matcher, median (default 3)"
+    )
     parser.add_argument("--anonlink-python", help="Python to create anonlink's venv with (default: found)")
     args = parser.parse_args()
     sys.path.insert(0, str(REPO / "src"))
@@ -1083,6 +1107,7 @@ def main() -> None:
         threshold=threshold,
         blocking=True,
         workers=workers,
+        runs=args.runs,
         label=f"OpenNRM match, blocked by year, {workers} thread{'s' if workers > 1 else ''}",
     )
     results = [ours]
@@ -1094,6 +1119,7 @@ def main() -> None:
             threshold=threshold,
             blocking=True,
             workers=1,
+            runs=args.runs,
             label="OpenNRM match, blocked by year, 1 thread",
         )
         results.append(ours_single)
@@ -1105,6 +1131,7 @@ def main() -> None:
                 threshold=threshold,
                 blocking=False,
                 workers=workers,
+                runs=1,
                 label=f"OpenNRM match, no blocking, {workers} threads",
             )
         )
@@ -1113,7 +1140,7 @@ def main() -> None:
     if anonlink_python:
         modes = ["blocked"] + ([] if args.skip_anonlink_unblocked else ["all"])
         print(f"Running anonlink ({', '.join(modes)}) ...", file=sys.stderr)
-        output = run_anonlink(anonlink_python, left, right, threshold=threshold, modes=modes)
+        output = run_anonlink(anonlink_python, left, right, threshold=threshold, modes=modes, runs=args.runs)
         anonlink = anonlink_results(output)
         anonlink_python_version = output["python"]
         results += anonlink

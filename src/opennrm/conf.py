@@ -119,7 +119,11 @@ VARIABLES: tuple[Var, ...] = (
         "<instance>/linkage_secret",
         "The record-linkage secret shared by the regional focal points only (`coop_linkage_secret`).",
     ),
-    Var("OPENNRM_COOP_IS_HUB", "false", "This instance is the regional hub: it accepts statistics submissions."),
+    Var(
+        "OPENNRM_COOP_IS_HUB",
+        "false",
+        "This instance is the regional hub: it accepts statistics submissions.",
+    ),
     Var(
         "OPENNRM_COOP_HUB",
         "",
@@ -152,7 +156,9 @@ VARIABLES: tuple[Var, ...] = (
         "900",
         "A message older than this is refused (each delivery attempt is sealed afresh, so retries stay fresh).",
     ),
-    Var("OPENNRM_COOP_RETRY_SECONDS", "30", "First retry delay of a failed delivery; doubles at each attempt."),
+    Var(
+        "OPENNRM_COOP_RETRY_SECONDS", "30", "First retry delay of a failed delivery; doubles at each attempt."
+    ),
     Var("OPENNRM_COOP_RETRY_MAX_SECONDS", "3600", "Longest delay between two delivery attempts."),
     Var(
         "OPENNRM_COOP_GIVE_UP_DAYS",

@@ -19,7 +19,16 @@ from django.utils.functional import SimpleLazyObject
 
 from opennrm.accounts.access import request_access, set_acting_agency
 
-PUBLIC_PREFIXES = ("/accounts/login", "/accounts/2fa", "/i18n/", "/healthz", "/static/", "/api/", "/public/", "/coop/v1/")
+PUBLIC_PREFIXES = (
+    "/accounts/login",
+    "/accounts/2fa",
+    "/i18n/",
+    "/healthz",
+    "/static/",
+    "/api/",
+    "/public/",
+    "/coop/v1/",
+)
 
 
 class TwoFactorMiddleware:

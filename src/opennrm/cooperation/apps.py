@@ -13,9 +13,10 @@ class CooperationConfig(AppConfig):
         from opennrm.cases import identity
         from opennrm.cases.views import case as timeline
         from opennrm.cooperation import hub, linkage_service, messaging, panels, transnational, views_linkage
+        from opennrm.cooperation.demo import build_demo_cooperation
         from opennrm.cooperation.models import MessageType
         from opennrm.cooperation.tasks import deliver_outbox, prune_rejections, submit_statistics
-        from opennrm.core import scheduler
+        from opennrm.core import demo, scheduler
         from opennrm.core.panels import register
 
         # Delivery of the outbox (also queued after each commit), and retention of refused messages.
@@ -35,6 +36,9 @@ class CooperationConfig(AppConfig):
         # This instance's periodic statistics submissions to its regional hub.
         if settings.OPENNRM_COOP_HUB:
             scheduler.every(minutes=settings.OPENNRM_COOP_STATS_MINUTES, task=submit_statistics)
+
+        # The demo's cross-border cooperation, after the cases, inspections and shelters (`load_demo`).
+        demo.register("cooperation", build_demo_cooperation, order=40)
 
         # Panels on the case page and the home page, and the timeline's sentences for cooperation events.
         register("case_detail", panels.case_panel)

@@ -476,10 +476,10 @@ def build_demo_inspections(*, months: int = 12, seed: int = 2026, now: dt.dateti
     """Add `months` months of generated inspections (about one to two a working day), with their screenings and
     referrals, to the demo mechanism of `load_demo`; the same seed gives the same inspections relative to `now`.
 
-    Does nothing and returns 0 when the instance already has inspections; otherwise returns the number of
-    inspections recorded.
+    Does nothing and returns 0 when the instance already has inspections or is not Georgian (the demo's regions,
+    agencies and sectors are Georgia's); otherwise returns the number of inspections recorded.
     """
-    if Inspection.objects.exists():
+    if Inspection.objects.exists() or active_profile().code != "GE":
         return 0
     builder = _Builder(months=months, seed=seed, now=now or timezone.now())
     with transaction.atomic():

@@ -277,8 +277,9 @@ def demo_shelters_exist() -> bool:
 
 def build_demo_shelters(*, seed: int = 2026, now: dt.datetime | None = None) -> int:
     """Add the demo shelters, their past stays and their residents (see the module docstring). Returns the number
-    of stays recorded (past and present); 0 when the demo shelters exist already."""
-    if demo_shelters_exist():
+    of stays recorded (past and present); 0 when the demo shelters exist already or the instance is not Georgian
+    (the demo's shelters, regions and residents are Georgia's)."""
+    if demo_shelters_exist() or active_profile().code != "GE":
         return 0
     builder = _Builder(seed=seed, now=now or timezone.now())
     with transaction.atomic():

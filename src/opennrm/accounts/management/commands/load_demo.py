@@ -7,6 +7,7 @@ kept in `<instance>/demo_credentials.json` (owner-only), so a demo can never shi
 from __future__ import annotations
 
 import json
+import os
 import secrets
 from pathlib import Path
 from typing import Any
@@ -127,6 +128,14 @@ USERS: list[dict[str, Any]] = [
         "scope": Scope.AGENCY,
     },
     {
+        "username": "focalpoint",
+        "first": "Khatuna",
+        "last": "Demo-FocalPoint",
+        "agency": "fund",
+        "role": Role.CASE_WORKER,
+        "scope": Scope.NATIONAL,  # the national focal point: receives transnational referrals for the country
+    },
+    {
         "username": "decider",
         "first": "Levan",
         "last": "Demo-Member",
@@ -173,15 +182,22 @@ def credentials_path() -> Path:
     return Path(settings.INSTANCE_DIR) / "demo_credentials.json"
 
 
+def _new_password() -> str:
+    alphabet = "abcdefghjkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # nothing to misread
+    return "demo-" + "".join(secrets.choice(alphabet) for _ in range(12))
+
+
 def demo_passwords() -> dict[str, str]:
     path = credentials_path()
     if not path.exists():
-        alphabet = "abcdefghjkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # nothing to misread
-        generated = {
-            u["username"]: "demo-" + "".join(secrets.choice(alphabet) for _ in range(12)) for u in USERS
-        }
-        write_secret_file(path, json.dumps(generated, indent=2))
+        write_secret_file(path, json.dumps({u["username"]: _new_password() for u in USERS}, indent=2))
     stored: dict[str, str] = json.loads(path.read_text(encoding="utf-8"))
+    missing = [u["username"] for u in USERS if u["username"] not in stored]
+    if missing:  # a demo login added since this instance's file was written: keep the others' passwords
+        stored.update({username: _new_password() for username in missing})
+        replacement = path.with_name(f".{path.name}.{secrets.token_hex(4)}.new")
+        write_secret_file(replacement, json.dumps(stored, indent=2))
+        os.replace(replacement, path)
     return stored
 
 
