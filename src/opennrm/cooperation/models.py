@@ -11,6 +11,7 @@ import uuid
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from opennrm.core.fields import EncryptedJSONField, EncryptedTextField
 from opennrm.core.models import BaseModel
@@ -267,7 +268,7 @@ class LinkageEncoding(models.Model):
 
 class LinkageQueryStatus(models.TextChoices):
     SENT = "sent", _("Sent, awaiting the answer")
-    ANSWERED = "answered", _("Answered")
+    ANSWERED = "answered", pgettext_lazy("status", "Answered")
 
 
 class LinkageQuery(BaseModel):

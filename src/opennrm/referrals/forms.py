@@ -5,6 +5,7 @@ from typing import Any
 from django import forms
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from opennrm.accounts.models import Agency
 from opennrm.cases.choices import ConsentBasis
@@ -123,7 +124,8 @@ class DeclineForm(forms.Form):
 
 class DeliveryForm(forms.Form):
     start_date = forms.DateField(
-        label=_("From"), widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+        label=pgettext_lazy("start of a period", "From"),
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
     )
     end_date = forms.DateField(
         label=_("To"),

@@ -251,5 +251,8 @@ def format_logins() -> str:
     passwords = demo_passwords()
     lines = ["Demo logins (generated for this instance; first login sets up the authenticator app):"]
     for spec in USERS:
-        lines.append(f"  {spec['username']:<12} {passwords[spec['username']]:<20} {Role(spec['role']).label}")
+        scope = " (national)" if spec["scope"] == Scope.NATIONAL and spec["role"] == Role.CASE_WORKER else ""
+        lines.append(
+            f"  {spec['username']:<12} {passwords[spec['username']]:<20} {Role(spec['role']).label}{scope}"
+        )
     return "\n".join(lines)
