@@ -14,7 +14,25 @@ from datetime import UTC, datetime
 
 from opennrm.core.context import request_id_var
 
-SAFE_EXTRA = ("event", "status", "method", "route", "duration_ms", "actor", "agency", "task", "count")
+SAFE_EXTRA = (
+    "event",
+    "status",
+    "method",
+    "route",
+    "duration_ms",
+    "actor",
+    "agency",
+    "task",
+    "count",
+    # cross-border messages: ids, codes and reasons only (never a payload)
+    "message_id",
+    "partner",
+    "sender",
+    "type",
+    "delivered",
+    "reason",
+    "detail",
+)
 
 
 class RequestIdFilter(logging.Filter):

@@ -301,3 +301,25 @@ def test_a_header_of_the_wrong_shape_is_answered_400_even_when_signed(field, val
 
 def test_the_inbox_takes_only_posts():
     assert Client().get(INBOX).status_code == 405
+
+
+# --- what the log says -------------------------------------------------------------------------------
+
+from opennrm.core.tests.test_security import json_log  # noqa: E402,F401  (the configured JSON log, as a fixture)
+
+
+def test_a_refusal_is_logged_with_its_reason_and_sender_never_the_payload(json_log):  # noqa: F811
+    ua = kit.play_partner()
+    sealed = ua.seal(payload={"given_name": "Nino Beridze"})
+    sealed["type"] = kit.REFUSE  # a header changed after signing
+
+    assert receive(sealed)[0] == 403
+
+    lines = [json.loads(line) for line in json_log.getvalue().splitlines() if "coop message refused" in line]
+    assert len(lines) == 1
+    assert (lines[0]["reason"], lines[0]["sender"], lines[0]["message_id"]) == (
+        "bad_signature",
+        "UA",
+        sealed["id"],
+    )
+    assert "Nino" not in json_log.getvalue()
