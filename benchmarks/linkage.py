@@ -19,7 +19,10 @@
    the people, the others from a long tail of rarer names of the country's shape (stem + real suffix).
 2. Encodes both sides with `opennrm.cooperation.linkage.encoding.Encoder` (one secret) and times it.
 3. Runs `opennrm.cooperation.linkage.matching.match` (blocking on the year of birth) and scores it against the
-   ground truth: precision, recall, F1, comparisons, seconds, comparisons per second.
+   ground truth: precision, recall, F1, comparisons, seconds, comparisons per second. Three ways: as it runs by
+   default (one thread of ours; numpy's OpenBLAS spreads each matrix product over every core), and, in a child
+   process started with OPENBLAS_NUM_THREADS=1 (read only when numpy loads), on one thread in all (the figure
+   to set beside anonlink's single-threaded kernel) and on one thread per core.
 4. Installs anonlink (CSIRO Data61's Bloom-filter linkage library, pinned to ANONLINK_VERSION) in a virtual
    environment of its own (build/bench-anonlink-venv, created with a Python anonlink supports, since it pins
    old dependencies), hands it the same encodings and runs it there (benchmarks/linkage_anonlink.py): its C++
@@ -878,33 +881,93 @@ def ensure_anonlink(explicit: str | None) -> Path:
     return python
 
 
-def run_anonlink(
-    python: Path, left: Any, right: Any, *, threshold: float, modes: list[str], runs: int
-) -> dict[str, Any]:
-    """The same encodings and blocking keys, handed to benchmarks/linkage_anonlink.py in anonlink's venv."""
+def write_encodings(work: Path, left: Any, right: Any) -> None:
+    """left.bin and right.bin (the encodings, back to back) and blocks.json: what the child processes read."""
     import numpy as np
 
-    with tempfile.TemporaryDirectory(prefix="opennrm-linkage-") as tmp:
-        work = Path(tmp)
-        (work / "left.bin").write_bytes(np.ascontiguousarray(left.bits).tobytes())
-        (work / "right.bin").write_bytes(np.ascontiguousarray(right.bits).tobytes())
-        (work / "blocks.json").write_text(json.dumps({"left": left.blocks, "right": right.blocks}))
-        driver = REPO / "benchmarks" / "linkage_anonlink.py"
-        subprocess.run(
-            [
-                python,
-                driver,
-                str(work),
-                "--threshold",
-                repr(threshold),
-                "--modes",
-                ",".join(modes),
-                "--runs",
-                str(runs),
-            ],
-            check=True,
-        )
-        return json.loads((work / "anonlink.json").read_text())
+    (work / "left.bin").write_bytes(np.ascontiguousarray(left.bits).tobytes())
+    (work / "right.bin").write_bytes(np.ascontiguousarray(right.bits).tobytes())
+    (work / "blocks.json").write_text(json.dumps({"left": left.blocks, "right": right.blocks}))
+
+
+def read_encodings(work: Path) -> tuple[Any, Any]:
+    import numpy as np
+
+    from opennrm.cooperation.linkage.encoding import BITS, EncodedSet
+
+    blocks = json.loads((work / "blocks.json").read_text())
+    sets = []
+    for side in ("left", "right"):
+        bits = np.frombuffer((work / f"{side}.bin").read_bytes(), dtype=np.uint64).reshape(-1, BITS // 64)
+        sets.append(EncodedSet(bits=bits.copy(), blocks=blocks[side]))
+    return sets[0], sets[1]
+
+
+def run_ours_single_blas(work: Path, *, threshold: float, workers: int, runs: int, label: str) -> Result:
+    """`run_ours` in a child process whose numpy BLAS runs on one thread (OPENBLAS_NUM_THREADS=1 must be set
+    before numpy loads), on the encodings in `work`."""
+    env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
+    out = work / f"ours-{workers}.json"
+    subprocess.run(
+        [
+            sys.executable,
+            __file__,
+            "--time-ours",
+            str(work),
+            "--threshold",
+            repr(threshold),
+            "--workers",
+            str(workers),
+            "--runs",
+            str(runs),
+            "--label",
+            label,
+            "--out",
+            str(out),
+        ],
+        check=True,
+        env=env,
+    )
+    data = json.loads(out.read_text())
+    return Result(**{**data, "pairs": {(i, j) for i, j in data["pairs"]}})
+
+
+def time_ours(args: argparse.Namespace) -> None:
+    """The child of `run_ours_single_blas`."""
+    left, right = read_encodings(Path(args.time_ours))
+    result = run_ours(
+        left,
+        right,
+        threshold=args.threshold,
+        blocking=True,
+        workers=args.workers,
+        runs=args.runs,
+        label=args.label,
+    )
+    data = {**result.__dict__, "pairs": sorted(result.pairs)}
+    Path(args.out).write_text(json.dumps(data))
+
+
+def run_anonlink(
+    python: Path, work: Path, *, threshold: float, modes: list[str], runs: int
+) -> dict[str, Any]:
+    """The encodings and blocking keys in `work`, handed to benchmarks/linkage_anonlink.py in anonlink's venv."""
+    driver = REPO / "benchmarks" / "linkage_anonlink.py"
+    subprocess.run(
+        [
+            python,
+            driver,
+            str(work),
+            "--threshold",
+            repr(threshold),
+            "--modes",
+            ",".join(modes),
+            "--runs",
+            str(runs),
+        ],
+        check=True,
+    )
+    return json.loads((work / "anonlink.json").read_text())
 
 
 def anonlink_results(output: dict[str, Any]) -> list[Result]:
@@ -1035,14 +1098,16 @@ def ratios(ours: Result, ours_single: Result | None, anonlink: list[Result]) -> 
     if blocked:
         faster = blocked.seconds / ours.seconds
         print(
-            f"Same pairs compared (blocked by year): anonlink takes {faster:.2f}x the time of OpenNRM "
+            f"Same pairs compared (blocked by year): anonlink takes {faster:.2f}x the time of OpenNRM as it runs "
+            "by default "
             f"({blocked.seconds:.2f} s / {ours.seconds:.2f} s); comparisons/s OpenNRM / anonlink: "
             f"{ours.rate / blocked.rate:.2f}."
         )
         if ours_single:
             print(
-                f"  One thread each: anonlink takes {blocked.seconds / ours_single.seconds:.2f}x the time of "
-                f"OpenNRM; comparisons/s per thread OpenNRM / anonlink: {ours_single.rate / blocked.rate:.2f}."
+                f"  One thread each (OpenNRM with OPENBLAS_NUM_THREADS=1): anonlink takes "
+                f"{blocked.seconds / ours_single.seconds:.2f}x the time of OpenNRM; comparisons/s per thread "
+                f"OpenNRM / anonlink: {ours_single.rate / blocked.rate:.2f}."
             )
         if ours_single and ours_single.rate < blocked.rate:
             print("  OpenNRM's matcher is SLOWER per comparison than anonlink's C++ kernel on one thread.")
@@ -1082,8 +1147,15 @@ def main() -> None:
         "--runs", type=int, default=3, help="timed runs of each blocked matcher, median (default 3)"
     )
     parser.add_argument("--anonlink-python", help="Python to create anonlink's venv with (default: found)")
+    parser.add_argument("--time-ours", metavar="WORKDIR", help=argparse.SUPPRESS)  # the child process
+    parser.add_argument("--workers", type=int, default=1, help=argparse.SUPPRESS)
+    parser.add_argument("--label", default="", help=argparse.SUPPRESS)
+    parser.add_argument("--out", help=argparse.SUPPRESS)
     args = parser.parse_args()
     sys.path.insert(0, str(REPO / "src"))
+    if args.time_ours:
+        time_ours(args)
+        return
 
     from opennrm.cooperation.linkage.matching import DEFAULT_THRESHOLD, default_workers
 
@@ -1099,51 +1171,60 @@ def main() -> None:
     records = len(sides.a) + len(sides.b)
     print(f"Encoded {records:,} records in {encoding:.1f} s: {records / encoding:,.0f} records/s (1 thread)")
 
-    workers = default_workers()
+    cpus = os.cpu_count() or 1
     print(f"Matching at threshold {threshold} ...", file=sys.stderr)
     ours = run_ours(
         left,
         right,
         threshold=threshold,
         blocking=True,
-        workers=workers,
+        workers=default_workers(),
         runs=args.runs,
-        label=f"OpenNRM match, blocked by year, {workers} thread{'s' if workers > 1 else ''}",
+        label="OpenNRM match, blocked by year, default",
     )
     results = [ours]
-    ours_single = None
-    if workers > 1:
-        ours_single = run_ours(
-            left,
-            right,
+    anonlink: list[Result] = []
+    anonlink_python_version = ""
+    with tempfile.TemporaryDirectory(prefix="opennrm-linkage-") as tmp:
+        work = Path(tmp)
+        write_encodings(work, left, right)
+        ours_single = run_ours_single_blas(
+            work,
             threshold=threshold,
-            blocking=True,
             workers=1,
             runs=args.runs,
             label="OpenNRM match, blocked by year, 1 thread",
         )
         results.append(ours_single)
-    if args.ours_unblocked:
-        results.append(
-            run_ours(
-                left,
-                right,
-                threshold=threshold,
-                blocking=False,
-                workers=workers,
-                runs=1,
-                label=f"OpenNRM match, no blocking, {workers} threads",
+        if cpus > 1:
+            results.append(
+                run_ours_single_blas(
+                    work,
+                    threshold=threshold,
+                    workers=cpus,
+                    runs=args.runs,
+                    label=f"OpenNRM match, blocked by year, {cpus} threads",
+                )
             )
-        )
-    anonlink: list[Result] = []
-    anonlink_python_version = ""
-    if anonlink_python:
-        modes = ["blocked"] + ([] if args.skip_anonlink_unblocked else ["all"])
-        print(f"Running anonlink ({', '.join(modes)}) ...", file=sys.stderr)
-        output = run_anonlink(anonlink_python, left, right, threshold=threshold, modes=modes, runs=args.runs)
-        anonlink = anonlink_results(output)
-        anonlink_python_version = output["python"]
-        results += anonlink
+        if args.ours_unblocked:
+            results.append(
+                run_ours(
+                    left,
+                    right,
+                    threshold=threshold,
+                    blocking=False,
+                    workers=default_workers(),
+                    runs=1,
+                    label="OpenNRM match, no blocking, default",
+                )
+            )
+        if anonlink_python:
+            modes = ["blocked"] + ([] if args.skip_anonlink_unblocked else ["all"])
+            print(f"Running anonlink ({', '.join(modes)}) ...", file=sys.stderr)
+            output = run_anonlink(anonlink_python, work, threshold=threshold, modes=modes, runs=args.runs)
+            anonlink = anonlink_results(output)
+            anonlink_python_version = output["python"]
+            results += anonlink
 
     print()
     print(
@@ -1153,6 +1234,11 @@ def main() -> None:
     )
     print()
     table(results, sides.truth)
+    print(
+        "default: one thread of ours, numpy's OpenBLAS running each matrix product on every core; 1 thread and "
+        f"{cpus} threads: OPENBLAS_NUM_THREADS=1, with 1 or {cpus} threads of ours (as `default_workers` picks "
+        "when that is set)."
+    )
     if anonlink:
         ratios(ours, ours_single, anonlink)
     print()
