@@ -486,7 +486,7 @@ def refused_messages(cluster: Cluster) -> None:
     from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
     from opennrm.cooperation.envelope import canonical, seal
-    from opennrm.cooperation.keys import b64d, b64e, raw_public
+    from opennrm.cooperation.keys import b64d, b64e, public_b64
 
     ua = cluster.ua
     ua_key = cluster.cards["UA"]["active_encryption_key"]
@@ -497,8 +497,8 @@ def refused_messages(cluster: Cluster) -> None:
         "country": "BY",
         "url": "http://127.0.0.1:9",
         "is_hub": False,
-        "signing_keys": [b64e(raw_public(signing.public_key()))],
-        "encryption_keys": [b64e(raw_public(encryption.public_key()))],
+        "signing_keys": [public_b64(signing.public_key())],
+        "encryption_keys": [public_b64(encryption.public_key())],
     }
     ua.manage("coop_partner", "add", "-", input=json.dumps(card))
 

@@ -95,6 +95,7 @@ class OutboxMessageAdmin(ReadOnlyAdmin):
         "last_error",
     ]
     list_filter = ["status", "type", "partner"]
+    list_select_related = ["partner"]
     fields = [
         "message_id",
         "partner",
@@ -115,9 +116,8 @@ class OutboxMessageAdmin(ReadOnlyAdmin):
     @admin.action(description=_("Try to deliver the selected messages now"))
     def retry_now(self, request: HttpRequest, queryset: QuerySet[OutboxMessage]) -> None:
         user = cast(User, request.user)
-        scheduled = sum(
-            messaging.retry_now(actor=user, message=message) for message in queryset.select_related("partner")
-        )
+        chosen = list(queryset.select_related("partner"))
+        scheduled = sum(messaging.retry_now(actor=user, message=message) for message in chosen)
         if scheduled:
             messages.success(
                 request,
@@ -128,7 +128,7 @@ class OutboxMessageAdmin(ReadOnlyAdmin):
                 )
                 % {"count": scheduled},
             )
-        if scheduled < len(queryset):
+        if scheduled < len(chosen):
             messages.warning(
                 request, _("Messages already delivered, or to a revoked partner, are not sent again.")
             )
@@ -138,6 +138,7 @@ class OutboxMessageAdmin(ReadOnlyAdmin):
 class InboxMessageAdmin(ReadOnlyAdmin):
     list_display = ["created_at", "partner", "type", "sent_at", "message_id"]
     list_filter = ["type", "partner"]
+    list_select_related = ["partner"]
     fields = ["message_id", "partner", "type", "sent_at", "created_at"]
 
 

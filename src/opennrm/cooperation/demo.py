@@ -263,8 +263,8 @@ def _register_partners() -> dict[str, _Played]:
             country=code,
             name=name,
             base_url=url,
-            signing_keys=[keys.b64e(keys.raw_public(signing.public_key()))],
-            encryption_keys=[keys.b64e(keys.raw_public(encryption.public_key()))],
+            signing_keys=[keys.public_b64(signing.public_key())],
+            encryption_keys=[keys.public_b64(encryption.public_key())],
         )
         played[code] = _Played(partner=partner, signing=signing)
     return played

@@ -21,7 +21,7 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X
 from django.conf import settings
 from django.utils import timezone
 
-from opennrm.instance import ensure_dir
+from opennrm.instance import ensure_dir, write_secret_file
 
 
 def b64e(data: bytes) -> str:
@@ -39,6 +39,11 @@ def key_id(public_raw: bytes) -> str:
 
 def raw_public(key: Ed25519PublicKey | X25519PublicKey) -> bytes:
     return key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+
+
+def public_b64(key: Ed25519PublicKey | X25519PublicKey) -> str:
+    """A public key as partners exchange it (in cards and registrations): raw bytes, base64."""
+    return b64e(raw_public(key))
 
 
 def _raw_private(key: Ed25519PrivateKey | X25519PrivateKey) -> bytes:
@@ -152,18 +157,7 @@ def instance_keys() -> InstanceKeys:
     global _cache
     path = _path()
     if not path.exists():
-        keys = InstanceKeys(pairs=(_new_pair(),))
-        ensure_dir(path.parent)
-        tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(_dump(keys))
-        try:
-            os.link(tmp, path)  # another process may have won the race: keep theirs
-        except FileExistsError:
-            pass
-        finally:
-            tmp.unlink()
+        write_secret_file(path, _dump(InstanceKeys(pairs=(_new_pair(),))))
     stat = path.stat()
     version = (str(path), stat.st_ino, stat.st_mtime_ns)
     if _cache is None or _cache[0] != version:
@@ -198,10 +192,10 @@ def public_card() -> dict[str, Any]:
         "country": settings.OPENNRM_COUNTRY,
         "url": settings.OPENNRM_COOP_URL,
         "is_hub": settings.OPENNRM_COOP_IS_HUB,
-        "signing_keys": [b64e(p.signing_public) for p in keys.pairs],
-        "encryption_keys": [b64e(p.encryption_public) for p in keys.pairs],
-        "active_signing_key": b64e(keys.active.signing_public),
-        "active_encryption_key": b64e(keys.active.encryption_public),
+        "signing_keys": [public_b64(p.signing.public_key()) for p in keys.pairs],
+        "encryption_keys": [public_b64(p.encryption.public_key()) for p in keys.pairs],
+        "active_signing_key": public_b64(keys.active.signing.public_key()),
+        "active_encryption_key": public_b64(keys.active.encryption.public_key()),
     }
 
 

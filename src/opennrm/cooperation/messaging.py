@@ -54,6 +54,11 @@ Handler = Callable[[InboxMessage, Any], None]
 _handlers: dict[str, Handler] = {}
 
 
+def error_text(exc: DomainError) -> str:
+    """A refusal's messages as one line (for logs, command errors and answers to partners)."""
+    return "; ".join(str(m) for m in exc.messages)
+
+
 def register_handler(type: str, handler: Handler) -> None:
     """Apps register what a message type does when it arrives (in AppConfig.ready())."""
     _handlers[type] = handler
@@ -192,7 +197,7 @@ def deliver_one(message: OutboxMessage, transport: Transport = http_post) -> boo
             permanent = reply.status in (400, 413, 422)  # the partner will never take this message as it is
             error = f"HTTP {reply.status}: {reply.body[:200].decode('utf-8', 'replace')}"
     except DomainError as exc:
-        error = "; ".join(str(m) for m in exc.messages)
+        error = error_text(exc)
     except Exception as exc:  # network errors and any other: one message never blocks the outbox
         if not isinstance(exc, OSError):
             log.exception("coop delivery error", extra={"message_id": str(message.message_id)})
@@ -353,7 +358,6 @@ def receive(body: bytes, *, remote_addr: str = "") -> tuple[int, dict[str, str]]
     try:
         envelope = env.parse(body)
         partner, opened = _verify(envelope)
-        _check_not_seen(partner, opened.message_id)
         handler = _handlers[opened.type]
         try:
             with transaction.atomic():
@@ -376,10 +380,11 @@ def receive(body: bytes, *, remote_addr: str = "") -> tuple[int, dict[str, str]]
                     },
                 )
         except IntegrityError:
-            _check_not_seen(partner, opened.message_id)  # a concurrent delivery of the same message won
+            # The message id is unique: a replay, or a concurrent delivery of the same message that won the race.
+            _check_not_seen(partner, opened.message_id)
             raise
         except DomainError as exc:
-            raise env.Refused("invalid_content", "; ".join(str(m) for m in exc.messages), status=422) from exc
+            raise env.Refused("invalid_content", error_text(exc), status=422) from exc
     except env.Refused as refusal:
         _refuse(envelope, refusal, remote_addr)
         return refusal.status, {"status": "refused", "reason": refusal.reason, "detail": refusal.detail}

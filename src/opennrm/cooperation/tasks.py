@@ -24,7 +24,7 @@ def submit_statistics() -> int:
         return len(hub.submit_due())
     except DomainError as exc:
         logging.getLogger("opennrm.cooperation").warning(
-            "coop statistics not submitted", extra={"reason": "; ".join(str(m) for m in exc.messages)}
+            "coop statistics not submitted", extra={"reason": messaging.error_text(exc)}
         )
         return 0
 

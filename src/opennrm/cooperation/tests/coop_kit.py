@@ -106,11 +106,11 @@ class PlayedPartner:
 
     @property
     def signing_public(self) -> str:
-        return keys.b64e(keys.raw_public(self.signing.public_key()))
+        return keys.public_b64(self.signing.public_key())
 
     @property
     def encryption_public(self) -> str:
-        return keys.b64e(keys.raw_public(self.encryption.public_key()))
+        return keys.public_b64(self.encryption.public_key())
 
 
 def play_partner(
@@ -124,8 +124,8 @@ def play_partner(
         country=country,
         name=f"NRM {code}",
         base_url=base_url,
-        signing_keys=[keys.b64e(keys.raw_public(signing.public_key()))],
-        encryption_keys=[keys.b64e(keys.raw_public(encryption.public_key()))],
+        signing_keys=[keys.public_b64(signing.public_key())],
+        encryption_keys=[keys.public_b64(encryption.public_key())],
     )
     return PlayedPartner(code=code, signing=signing, encryption=encryption, partner=partner)
 
@@ -163,3 +163,45 @@ def assert_refused(
     rejection = Rejection.objects.order_by("-pk").first()
     assert rejection is not None and rejection.reason == reason
     return rejection
+
+
+def incoming_referral_payload(
+    given_name: str = "Olena", family_name: str = "Kovalenko", **changes: Any
+) -> dict[str, Any]:
+    """A referral as UA sends it to GE: the minimal subset, with the proof of consent to sharing with Georgia.
+    `changes` replace whole top-level keys."""
+    payload: dict[str, Any] = {
+        "referral_id": str(uuid.uuid4()),
+        "sender_reference": "UA-2026-00042",
+        "sender_agency": "Kyiv city social service",
+        "person": {
+            "given_name": given_name,
+            "family_name": family_name,
+            "date_of_birth": "1990-02-01",
+            "sex": "feminine",
+            "citizenship": "UA",
+            "languages": ["uk", "ru"],
+        },
+        "case": {
+            "is_child": False,
+            "age_group": "30-38",
+            "exploitation_forms": ["forced_labour"],
+            "exploitation_country": "GE",
+            "first_contact_date": "2026-01-10",
+            "trafficking_status": "possible_victim_of_trafficking",
+        },
+        "screening": None,
+        "services_needed": ["accommodation", "medical"],
+        "planned_arrival": None,
+        "consent": {
+            "id": "ua-consent-1",
+            "purpose": "cross_border",
+            "country": "GE",
+            "basis": "consent",
+            "recorded_at": "2026-01-10T10:00:00+00:00",
+            "recorded_by_agency": "Kyiv city social service",
+        },
+        "note": "Arrives by bus at the Sarpi crossing.",
+    }
+    payload.update(changes)
+    return payload

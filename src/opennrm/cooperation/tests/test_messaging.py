@@ -452,8 +452,8 @@ def test_a_partner_address_must_be_https_unless_loopback_or_the_platform_runs_wi
         "code": "MD",
         "country": "MD",
         "url": "http://md.example.org",
-        "signing_keys": [keys.b64e(keys.raw_public(Ed25519PrivateKey.generate().public_key()))],
-        "encryption_keys": [keys.b64e(keys.raw_public(X25519PrivateKey.generate().public_key()))],
+        "signing_keys": [keys.public_b64(Ed25519PrivateKey.generate().public_key())],
+        "encryption_keys": [keys.public_b64(X25519PrivateKey.generate().public_key())],
     }
     settings.HTTPS = True
     with pytest.raises(DomainError) as refused:

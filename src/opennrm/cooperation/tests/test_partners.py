@@ -49,7 +49,7 @@ def run(*args: str, stdin: str | None = None) -> str:
 
 
 def b64(key: Ed25519PrivateKey | X25519PrivateKey) -> str:
-    return keys.b64e(keys.raw_public(key.public_key()))
+    return keys.public_b64(key.public_key())
 
 
 def loopback(url: str, body: bytes) -> messaging.Response:

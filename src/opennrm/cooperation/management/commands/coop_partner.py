@@ -9,7 +9,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from opennrm.cooperation import partners
+from opennrm.cooperation import messaging, partners
 from opennrm.cooperation.models import Partner, PartnerKey
 from opennrm.core.errors import DomainError
 
@@ -38,7 +38,7 @@ class Command(BaseCommand):
         try:
             getattr(self, "_" + options["action"].replace("-", "_"))(options)
         except DomainError as exc:
-            raise CommandError("; ".join(str(m) for m in exc.messages)) from exc
+            raise CommandError(messaging.error_text(exc)) from exc
 
     def _add(self, options: dict[str, Any]) -> None:
         try:

@@ -7,7 +7,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
-from opennrm.cooperation import hub
+from opennrm.cooperation import hub, messaging
 from opennrm.core.errors import DomainError
 
 
@@ -41,4 +41,4 @@ class Command(BaseCommand):
                     f"to {partner.code}: message {message.message_id}"
                 )
         except DomainError as exc:
-            raise CommandError("; ".join(str(m) for m in exc.messages)) from exc
+            raise CommandError(messaging.error_text(exc)) from exc
