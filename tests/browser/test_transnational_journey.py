@@ -15,7 +15,6 @@ import datetime as dt
 import json
 import re
 import urllib.request
-import uuid
 from typing import Any
 
 import pytest
@@ -63,43 +62,6 @@ def queued_to(partner: kit.PlayedPartner) -> list[dict[str, Any]]:
         {"type": queued.type, "payload": queued.payload}
         for queued in OutboxMessage.objects.filter(partner=partner.partner).order_by("created_at")
     ]
-
-
-def incoming_payload(given: str, family: str) -> dict[str, Any]:
-    """A referral as UA sends it: the minimal subset, with the proof of consent to sharing with Georgia."""
-    return {
-        "referral_id": str(uuid.uuid4()),
-        "sender_reference": UA_REFERENCE,
-        "sender_agency": "Kyiv city social service",
-        "person": {
-            "given_name": given,
-            "family_name": family,
-            "date_of_birth": "1990-02-01",
-            "sex": "feminine",
-            "citizenship": "UA",
-            "languages": ["uk", "ru"],
-        },
-        "case": {
-            "is_child": False,
-            "age_group": "30-38",
-            "exploitation_forms": ["forced_labour"],
-            "exploitation_country": "GE",
-            "first_contact_date": "2026-01-10",
-            "trafficking_status": "possible_victim_of_trafficking",
-        },
-        "screening": None,
-        "services_needed": ["accommodation", "medical"],
-        "planned_arrival": None,
-        "consent": {
-            "id": "ua-consent-1",
-            "purpose": "cross_border",
-            "country": "GE",
-            "basis": "consent",
-            "recorded_at": "2026-01-10T10:00:00+00:00",
-            "recorded_by_agency": "Kyiv city social service",
-        },
-        "note": "Arrives by bus at the Sarpi crossing.",
-    }
 
 
 def deliver_to_inbox(
@@ -246,8 +208,8 @@ def test_the_focal_point_accepts_one_referral_from_ukraine_and_declines_another(
         user__first_name="Eka",
         user__last_name="Focal",
     )
-    first = deliver_to_inbox(live_server, ua, incoming_payload("Olena", "Kovalenko"))
-    second = deliver_to_inbox(live_server, ua, incoming_payload("Iryna", "Shevchenko"))
+    first = deliver_to_inbox(live_server, ua, kit.incoming_referral_payload("Olena", "Kovalenko"))
+    second = deliver_to_inbox(live_server, ua, kit.incoming_referral_payload("Iryna", "Shevchenko"))
     assert first.status == second.status == TransnationalStatus.RECEIVED
 
     context, page, problems = log_in(browser, live_server, focal, **DESKTOP)

@@ -467,6 +467,29 @@ def can_see_person(access: Access, referral: TransnationalReferral) -> bool:
     return referral.case is not None and can_read_identity(access, referral.case)
 
 
+def record_person_read(
+    actor: User,
+    referral: TransnationalReferral,
+    updates: Iterable[TransnationalUpdate],
+    details: dict[str, Any] | None = None,
+) -> None:
+    """Audit that `actor` was shown the person's identity as it crossed, and whichever free text it has."""
+    shown = ["payload.person"]
+    if (referral.payload or {}).get("note"):
+        shown.append("payload.note")
+    if referral.decline_reason:
+        shown.append("decline_reason")
+    if any(u.note for u in updates):
+        shown.append("updates.note")
+    audit.record_read(
+        actor=actor,
+        target=referral,
+        fields=shown,
+        action="coop.transnational_referral_read",
+        details=details,
+    )
+
+
 def referral_partners() -> QuerySet[Partner]:
     """Partners a case can be referred to: active, and of another country."""
     return (

@@ -156,21 +156,10 @@ def _conclusion(value: str) -> str:
 
 def _detail_context(request: HttpRequest, referral: TransnationalReferral, **forms: Any) -> dict[str, Any]:
     access = access_of(request)
-    actor = _user(request)
     updates = list(referral.updates.select_related("recorded_by"))
     private = tn.can_see_person(access, referral)
-    shown: list[str] = []
     if private:
-        shown.append("payload.person")
-        if referral.payload.get("note"):
-            shown.append("payload.note")
-        if referral.decline_reason:
-            shown.append("decline_reason")
-        if any(u.note for u in updates):
-            shown.append("updates.note")
-        audit.record_read(
-            actor=actor, target=referral, fields=shown, action="coop.transnational_referral_read"
-        )
+        tn.record_person_read(_user(request), referral, updates)
     answering = referral.direction == Direction.INCOMING and tn.receives_for_country(access)
     return {
         "referral": referral,

@@ -18,7 +18,9 @@ from typing import Any
 
 import pytest
 from django.core.exceptions import PermissionDenied
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from opennrm.accounts.models import Agency, AgencyKind, User
@@ -392,41 +394,7 @@ def test_an_update_needs_an_accepted_referral(ua, fund):
 
 
 def incoming_payload(**changes: Any) -> dict[str, Any]:
-    payload: dict[str, Any] = {
-        "referral_id": str(uuid.uuid4()),
-        "sender_reference": "UA-2026-00042",
-        "sender_agency": "Kyiv city social service",
-        "person": {
-            "given_name": "Olena",
-            "family_name": "Kovalenko",
-            "date_of_birth": "1990-02-01",
-            "sex": "feminine",
-            "citizenship": "UA",
-            "languages": ["uk", "ru"],
-        },
-        "case": {
-            "is_child": False,
-            "age_group": "30-38",
-            "exploitation_forms": ["forced_labour"],
-            "exploitation_country": "GE",
-            "first_contact_date": "2026-01-10",
-            "trafficking_status": "possible_victim_of_trafficking",
-        },
-        "screening": None,
-        "services_needed": ["accommodation", "medical"],
-        "planned_arrival": None,
-        "consent": {
-            "id": "ua-consent-1",
-            "purpose": "cross_border",
-            "country": "GE",
-            "basis": "consent",
-            "recorded_at": "2026-01-10T10:00:00+00:00",
-            "recorded_by_agency": "Kyiv city social service",
-        },
-        "note": "Arrives by bus at the Sarpi crossing.",
-    }
-    payload.update(changes)
-    return payload
+    return kit.incoming_referral_payload(**changes)
 
 
 def received(ua: kit.PlayedPartner, **changes: Any) -> TransnationalReferral:
@@ -753,3 +721,30 @@ def test_the_api_is_in_the_schema():
         "/api/v1/transnational-referrals/{public_id}/updates/",
     ):
         assert endpoint in text
+
+
+def test_the_lists_of_referrals_read_the_same_queries_however_many_there_are(ua, fund):
+    national = focal_point()
+    client, rest = logged_in_client(national), api(national)
+    pages = [
+        "/coop/referrals/",
+        f"{API}/transnational-referrals/",
+        f"{API}/transnational-referrals/?direction=incoming",
+    ]
+
+    def queries() -> list[int]:
+        counts = []
+        for page in pages:
+            with CaptureQueriesContext(connection) as captured:
+                assert (client if page.startswith("/coop") else rest).get(page).status_code == 200
+            counts.append(len(captured))
+        return counts
+
+    first = received(ua)
+    tn.accept_referral(actor=national, referral=first, owning_agency=fund, region="")
+    queries()  # the first requests warm the session and caches
+    once = queries()
+    for _ in range(3):
+        tn.accept_referral(actor=national, referral=received(ua), owning_agency=fund, region="")
+        received(ua)
+    assert queries() == once
