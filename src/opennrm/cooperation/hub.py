@@ -70,7 +70,8 @@ from opennrm.cooperation.models import (
 from opennrm.core import audit
 from opennrm.core.errors import DomainError
 from opennrm.stats import dp
-from opennrm.stats.release import MULTIPLE, SEX_GROUPS, SEX_LABELS, UNKNOWN, k_anonymous_tables
+from opennrm.stats.indicators import Period
+from opennrm.stats.release import MULTIPLE, SEX_GROUPS, SEX_LABELS, UNKNOWN, _dp_grid, k_anonymous_tables
 from opennrm.stats.suppression import CountTable
 
 FIRST_YEAR = 1990
@@ -113,12 +114,6 @@ def quarter_labels(year: int, quarters: int) -> list[str]:
     return [f"{year}-Q{q}" for q in range(1, quarters + 1)]
 
 
-def _quarter_end(year: int, quarter: int) -> dt.date:
-    if quarter == 4:
-        return dt.date(year, 12, 31)
-    return dt.date(year, 3 * quarter + 1, 1) - dt.timedelta(days=1)
-
-
 # --- building a submission -------------------------------------------------------------------------------------
 
 
@@ -142,7 +137,7 @@ def population(year: int, quarters: int) -> list[dict[str, str]]:
     cases = (
         Case.objects.filter(
             first_contact_date__gte=dt.date(year, 1, 1),
-            first_contact_date__lte=_quarter_end(year, quarters),
+            first_contact_date__lte=Period(year, quarters).end,
         )
         .exclude(trafficking_status=TraffickingStatus.NOT_VICTIM)
         .order_by("first_contact_date", "id")
@@ -206,14 +201,6 @@ def _count_tables(people: Sequence[dict[str, str]], rows: Sequence[str]) -> dict
     return tables
 
 
-def _noisy_grid(table: CountTable, noisy: dict[str, int]) -> list[list[int | None]]:
-    cells = [[noisy[f"{r}|{c}"] for c in table.col_labels] for r in table.row_labels]
-    grid: list[list[int | None]] = [[*row, sum(row)] for row in cells]
-    col_totals = [sum(col) for col in zip(*cells, strict=True)]
-    grid.append([*col_totals, sum(col_totals)])
-    return grid
-
-
 def configured_epsilon() -> float | None:
     """ε of submissions on this instance, None when they are k-anonymous."""
     value = settings.OPENNRM_COOP_STATS_EPSILON
@@ -252,9 +239,7 @@ def protected_payload(
         ]
         lines = [{name: f"{p['quarter']}|{p[name]}" for name in tables} for p in people]
         noisy = dp.noisy_counts(lines, specs, mechanism=dp.Mechanism.LAPLACE, budget=budget)
-        grids = {
-            name: _noisy_grid(table, dp.postprocess(noisy.counts[name])) for name, table in tables.items()
-        }
+        grids = {name: _dp_grid(table, dp.postprocess(noisy.counts[name])) for name, table in tables.items()}
         method = {
             "k": None,
             "dp": {

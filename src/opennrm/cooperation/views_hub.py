@@ -26,6 +26,7 @@ from opennrm.cases.choices import htcds_snake_choices
 from opennrm.cooperation import hub
 from opennrm.core.reference import UnknownCodeError, country_name
 from opennrm.stats.charts import Series, format_figure, line_chart
+from opennrm.stats.indicators import Period
 from opennrm.stats.release import MULTIPLE, UNKNOWN
 
 
@@ -97,7 +98,7 @@ def category_label(table: str, category: str) -> str:
 def period_label(period: str) -> str:
     if "-Q" in period:
         year, quarter = period.split("-Q")
-        return _("%(year)s, quarter %(quarter)s") % {"year": year, "quarter": quarter}
+        return Period(int(year), int(quarter)).label
     return _("%(year)s, year") % {"year": period}
 
 

@@ -27,6 +27,7 @@ from opennrm.cases.selectors import can_do
 from opennrm.cases.services import has_consent
 from opennrm.cases.views.common import get_case
 from opennrm.cooperation import linkage_service as service
+from opennrm.cooperation import messaging
 from opennrm.cooperation.models import LinkageCandidate, LinkageQuery, Partner, PartnerStatus
 from opennrm.core.errors import DomainError
 from opennrm.core.panels import Panel
@@ -107,11 +108,10 @@ def case_panel(request: HttpRequest, case: Case) -> Panel | None:
 @require_POST
 def ask(request: HttpRequest, public_id: str) -> HttpResponse:
     case = get_case(request, public_id, perm=Perm.CASE_EDIT)
-    partner = Partner.objects.filter(
-        code=request.POST.get("partner", ""), status=PartnerStatus.ACTIVE
-    ).first()
-    if partner is None:
-        raise Http404
+    try:
+        partner = messaging.active_partner(request.POST.get("partner", ""))
+    except DomainError:
+        raise Http404 from None
     try:
         service.query_partner(actor=_user(request), case=case, partner=partner)
     except PermissionDenied:

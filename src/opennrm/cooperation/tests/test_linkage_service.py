@@ -19,6 +19,8 @@ from typing import Any
 import pytest
 from django.core.exceptions import PermissionDenied
 from django.core.management import CommandError, call_command
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from opennrm.accounts.models import Agency
@@ -598,3 +600,24 @@ def test_the_secret_is_generated_owner_only_shown_once_and_imported_elsewhere(in
     assert linkage_service.current_fingerprint() == fp
     assert AuditEntry.objects.filter(action__startswith="coop.linkage_secret_").count() == 2
     assert printed not in json.dumps([e.details for e in AuditEntry.objects.all()])
+
+
+def test_the_duplicates_page_does_not_query_once_per_pair(secret):
+    """The cases and agencies of every pair come in one query: the page costs the same for 1 pair and for 3."""
+    client = logged_in_client(member(Role.COORDINATOR, scope=Scope.NATIONAL))
+    people = [("Giorgi", "Kapanadze", "masculine"), ("Tamar", "Lomidze", "feminine")]
+
+    def page_queries(pairs: int) -> int:
+        with CaptureQueriesContext(connection) as captured:
+            page = client.get(dedup_url()).content.decode()
+        assert f"{pairs} pair" in page
+        return len(captured)
+
+    refer(AgencyFactory())
+    refer(AgencyFactory(), names=CYRILLIC)
+    page_queries(1)  # the first request of the session costs a few more queries
+    one = page_queries(1)
+    for given, family, sex in people:
+        refer(AgencyFactory(), names=(given, family), sex=sex)
+        refer(AgencyFactory(), names=(given, family), sex=sex)
+    assert page_queries(3) == one
