@@ -15,6 +15,7 @@ from typing import Any, cast
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django.urls import path
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.request import Request
@@ -120,7 +121,7 @@ class CaseLinkageQueriesView(_LinkageView):
             code=data.validated_data["partner"].strip().upper(), status=PartnerStatus.ACTIVE
         ).first()
         if partner is None:
-            raise serializers.ValidationError({"partner": ["No active partner instance has this code."]})
+            raise serializers.ValidationError({"partner": [_("No active partner instance has this code.")]})
         try:
             query = service.query_partner(actor=cast(User, request.user), case=case, partner=partner)
         except PermissionDenied:

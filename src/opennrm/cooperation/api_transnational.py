@@ -14,9 +14,10 @@ from __future__ import annotations
 from typing import Any, cast
 
 from django.core.exceptions import PermissionDenied
-from django.db.models import QuerySet
+from django.db.models import QuerySet, prefetch_related_objects
 from django.http import Http404
 from django.urls import path
+from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_field
 from rest_framework import exceptions, serializers, status
@@ -38,7 +39,6 @@ from opennrm.cooperation.models import (
     TransnationalUpdate,
     UpdateKind,
 )
-from opennrm.core import audit
 from opennrm.core.errors import DomainError
 from opennrm.core.profiles import active_profile
 
@@ -215,19 +215,10 @@ class TransnationalView(GenericAPIView[Any]):
 
     def detail(self, referral: TransnationalReferral, code: int = status.HTTP_200_OK) -> Response:
         access = self.access
+        prefetch_related_objects([referral], "updates")  # read once: for the audit and for the answer
         private = tn.can_see_person(access, referral)
         if private:
-            shown = ["payload.person"]
-            shown += ["payload.note"] if (referral.payload or {}).get("note") else []
-            shown += ["decline_reason"] if referral.decline_reason else []
-            shown += ["updates.note"] if any(u.note for u in referral.updates.all()) else []
-            audit.record_read(
-                actor=self.actor,
-                target=referral,
-                fields=shown,
-                action="coop.transnational_referral_read",
-                details={"via": "api"},
-            )
+            tn.record_person_read(self.actor, referral, referral.updates.all(), details={"via": "api"})
         actions = set()
         if tn.can_answer(access, referral):
             actions |= {"accept", "decline"}
@@ -277,7 +268,7 @@ class CaseReferralsView(TransnationalView):
         partner = tn.referral_partners().filter(code=data["partner"].strip().upper()).first()
         if partner is None:
             raise serializers.ValidationError(
-                {"partner": ["Unknown or inactive partner of another country."]}
+                {"partner": [_("Unknown or inactive partner of another country.")]}
             )
         referral = tn.send_referral(
             actor=self.actor,
@@ -355,9 +346,9 @@ class AcceptView(_AnswerView):
         agency = tn.receiving_agencies().filter(public_id=data["owning_agency"]).first()
         errors: dict[str, list[str]] = {}
         if agency is None:
-            errors["owning_agency"] = ["Unknown or inactive agency of this country."]
+            errors["owning_agency"] = [_("Unknown or inactive agency of this country.")]
         if data["region"] and data["region"] not in {r for r, _n in active_profile().region_choices()}:
-            errors["region"] = ["Unknown region."]
+            errors["region"] = [_("Unknown region.")]
         if errors:
             raise serializers.ValidationError(errors)
         assert agency is not None
